@@ -1,0 +1,240 @@
+//! A loaded application, and the one sequence that runs a request through it.
+//!
+//! [`Application::load`] checks a file once (is it a component? does it implement the
+//! wasgi world?) and prepares it for instantiation. [`Application::handle`] is
+//! wsgiref's `BaseHandler.run` for components: a fresh instance, call, pull the body
+//! chunk by chunk into the [`Gateway`], close the body, finish or fail. Front ends
+//! call `handle` with a [`Sink`]; every rule lives in the gateway core.
+
+use std::path::Path;
+
+use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::environ::Environ;
+use crate::error::{Error, one_line};
+use crate::gateway::{Failure, Gateway, Header, Outcome, Sink, Violation};
+use crate::input::Input;
+
+mod bindings {
+    wasmtime::component::bindgen!({ path: "../wit", world: "app" });
+}
+
+use bindings::exports::wasgi::gateway::application::Guest as AppExports;
+use bindings::wasgi::gateway::types::{Environ as WitEnviron, GatewayError};
+
+/// The export every wasgi application provides.
+pub const APPLICATION_EXPORT: &str = "wasgi:gateway/application@0.1.0";
+
+/// The engine configuration every front end uses: one place, so compiled forms agree.
+pub fn engine() -> Result<Engine, Error> {
+    let config = wasmtime::Config::new();
+    Engine::new(&config).map_err(|e| Error::Engine(one_line(&e)))
+}
+
+/// One request, as the front end hands it over.
+pub struct Request {
+    /// The environ (built by [`Environ`]'s pure builder).
+    pub environ: Environ,
+    /// The request body, bounded by the environ (see [`Input`]).
+    pub input: Input,
+}
+
+/// A component checked against the wasgi world and ready to instantiate, once per
+/// request.
+pub struct Application {
+    pre: bindings::AppPre<RequestState>,
+}
+
+impl Application {
+    /// Reads, checks and compiles the component at `path`. Every refusal says which
+    /// file and what is wrong with it.
+    pub fn load(engine: &Engine, path: &Path) -> Result<Self, Error> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        check_header(path, &bytes)?;
+        let component = Component::from_binary(engine, &bytes).map_err(|e| Error::Invalid {
+            path: path.to_owned(),
+            reason: one_line(&e),
+        })?;
+        Self::new(engine, path, &component)
+    }
+
+    /// Prepares an already compiled component.
+    pub fn new(engine: &Engine, path: &Path, component: &Component) -> Result<Self, Error> {
+        let not_an_app = |reason: String| Error::NotAnApp {
+            path: path.to_owned(),
+            reason,
+        };
+        let mut linker = Linker::<RequestState>::new(engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| Error::Engine(one_line(&e)))?;
+        bindings::App::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| Error::Engine(one_line(&e)))?;
+        let pre = linker
+            .instantiate_pre(component)
+            .map_err(|e| not_an_app(one_line(&e)))?;
+        if component
+            .component_type()
+            .get_export(engine, APPLICATION_EXPORT)
+            .is_none()
+        {
+            return Err(not_an_app(format!(
+                "it does not export `{APPLICATION_EXPORT}`"
+            )));
+        }
+        let pre = bindings::AppPre::new(pre).map_err(|e| not_an_app(one_line(&e)))?;
+        Ok(Self { pre })
+    }
+
+    /// Runs one request on a fresh instance and reports how the response ended. Never
+    /// fails: whatever the guest does becomes a response (a 500, an aborted body) and a
+    /// log line.
+    pub fn handle(&self, request: Request, sink: Box<dyn Sink>) -> Outcome {
+        let Request { environ, input } = request;
+        let wit_environ = WitEnviron {
+            url_scheme: environ.url_scheme().to_owned(),
+            multithread: environ.multithread,
+            multiprocess: environ.multiprocess,
+            run_once: environ.run_once,
+            input_terminated: environ.input_terminated,
+            variables: environ.variables().to_vec(),
+        };
+        let state = RequestState {
+            wasi: WasiCtx::builder()
+                .stdout(std::io::stderr())
+                .stderr(std::io::stderr())
+                .build(),
+            table: ResourceTable::new(),
+            gateway: Gateway::new(sink),
+            input,
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        let failure = self.run(&mut store, &wit_environ).err();
+        store.data_mut().gateway.finish(failure)
+    }
+
+    /// Instantiate, call, drain, close. `Err` is the failure that ends the response.
+    fn run(&self, store: &mut Store<RequestState>, environ: &WitEnviron) -> Result<(), Failure> {
+        let app = self.pre.instantiate(&mut *store).map_err(trapped)?;
+        let api = app.wasgi_gateway_application();
+        let body = api
+            .call_call(&mut *store, environ)
+            .map_err(trapped)?
+            .map_err(Failure::App)?;
+        let drained = drain(api, store, body);
+        if let Err(Failure::Trap(_)) = drained {
+            // A trapped instance cannot run its close; it is torn down with the store.
+            return drained;
+        }
+        store.data_mut().gateway.seal();
+        let closed = body.resource_drop(&mut *store).map_err(trapped);
+        drained.and(closed)
+    }
+}
+
+/// Pull chunks into the gateway until the body ends or fails.
+fn drain(
+    api: &AppExports,
+    store: &mut Store<RequestState>,
+    body: ResourceAny,
+) -> Result<(), Failure> {
+    loop {
+        let next = api.body().call_next(&mut *store, body).map_err(trapped)?;
+        match next.map_err(Failure::App)? {
+            Some(chunk) => store
+                .data_mut()
+                .gateway
+                .write(&chunk)
+                .map_err(Failure::Rule)?,
+            None => return store.data_mut().gateway.end_of_body(),
+        }
+    }
+}
+
+/// A trap as a failure: its cause on one line; the wasm backtrace at debug level.
+fn trapped(e: wasmtime::Error) -> Failure {
+    tracing::debug!("{e:?}");
+    let cause = e
+        .chain()
+        .last()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    Failure::Trap(cause)
+}
+
+/// Everything one instance owns: its WASI context (no files, no environment, no
+/// sockets; stdout and stderr go to the host's log) and the response it is making.
+struct RequestState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    gateway: Gateway,
+    input: Input,
+}
+
+impl WasiView for RequestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl bindings::wasgi::gateway::types::Host for RequestState {}
+
+impl bindings::wasgi::gateway::server::Host for RequestState {
+    fn start_response(
+        &mut self,
+        status: Vec<u8>,
+        headers: Vec<Header>,
+        exc_info: Option<String>,
+    ) -> Result<(), GatewayError> {
+        self.gateway
+            .start_response(status, headers, exc_info)
+            .map_err(Into::into)
+    }
+
+    fn write(&mut self, data: Vec<u8>) -> Result<(), GatewayError> {
+        self.gateway.write(&data).map_err(Into::into)
+    }
+
+    fn read_input(&mut self, max_bytes: u32) -> Result<Vec<u8>, GatewayError> {
+        self.input.read(max_bytes).map_err(Into::into)
+    }
+}
+
+impl From<Violation> for GatewayError {
+    fn from(v: Violation) -> Self {
+        match v {
+            Violation::WriteBeforeStartResponse => Self::WriteBeforeStartResponse,
+            Violation::HeadersAlreadySet => Self::HeadersAlreadySet,
+            Violation::HeadersAlreadySent => Self::HeadersAlreadySent,
+            Violation::InvalidStatus(m) => Self::InvalidStatus(m),
+            Violation::InvalidHeader(m) => Self::InvalidHeader(m),
+            Violation::OutputClosed(m) => Self::OutputClosed(m),
+            Violation::InputFailed(m) => Self::InputFailed(m),
+        }
+    }
+}
+
+/// Tells a component from a core module or a file that is not wasm, before the
+/// validator gives a less helpful message.
+fn check_header(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    const MAGIC: &[u8] = b"\0asm";
+    const CORE_VERSION: &[u8] = &[1, 0, 0, 0];
+    if !bytes.starts_with(MAGIC) {
+        return Err(Error::NotWasm {
+            path: path.to_owned(),
+        });
+    }
+    if bytes.get(4..8) == Some(CORE_VERSION) {
+        return Err(Error::CoreModule {
+            path: path.to_owned(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,386 @@
+//! The environ builder: request parts in, a PEP 3333 environ out.
+//!
+//! A pure module (no wasmtime, no process state) so every rule is a plain unit test.
+//! Values are raw bytes end to end: nothing here decodes or re-encodes them, so bytes
+//! that are not UTF-8 reach the guest as they came. The rules are in
+//! `shared/reference/gateway-semantics.md` section 2; RFC 3875 section 4.1 names the
+//! variables.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+
+/// The CGI variables a request may carry (RFC 3875 section 4.1, plus HTTPS, REMOTE_PORT
+/// and REQUEST_URI, which servers commonly set). Host paths such as PATH_TRANSLATED,
+/// SCRIPT_FILENAME and DOCUMENT_ROOT are left out on purpose: they describe the host,
+/// not the request, and a sandboxed guest has no business knowing them.
+const CGI_VARIABLES: [&str; 19] = [
+    "AUTH_TYPE",
+    "CONTENT_LENGTH",
+    "CONTENT_TYPE",
+    "GATEWAY_INTERFACE",
+    "HTTPS",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "REMOTE_ADDR",
+    "REMOTE_HOST",
+    "REMOTE_IDENT",
+    "REMOTE_PORT",
+    "REMOTE_USER",
+    "REQUEST_METHOD",
+    "REQUEST_URI",
+    "SCRIPT_NAME",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "SERVER_SOFTWARE",
+];
+
+/// Prefixes of request variables: one per request header, and those set by TLS and
+/// by internal redirects (wsgiref's CGIHandler takes the same).
+const CGI_PREFIXES: [&str; 3] = ["HTTP_", "SSL_", "REDIRECT_"];
+
+/// Names that match a request prefix but are never request variables: the headers
+/// that CGI moves to CONTENT_TYPE / CONTENT_LENGTH, and OpenSSL's own configuration,
+/// which lives in the host's environment.
+const NEVER: [&str; 4] = [
+    "HTTP_CONTENT_TYPE",
+    "HTTP_CONTENT_LENGTH",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// Whether a process environment variable belongs to the request (and so may reach the
+/// guest) rather than to the host.
+pub fn is_request_variable(name: &str) -> bool {
+    if NEVER.contains(&name) {
+        return false;
+    }
+    CGI_VARIABLES.contains(&name) || CGI_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// The environ handed to the application: CGI variables, each name once, in a stable
+/// order, plus the `wsgi.*` flags.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Environ {
+    variables: Vec<(String, Vec<u8>)>,
+    /// `wsgi.multithread`.
+    pub multithread: bool,
+    /// `wsgi.multiprocess`.
+    pub multiprocess: bool,
+    /// `wsgi.run_once`.
+    pub run_once: bool,
+    /// `wsgi.input_terminated`: the input may be read to its end with no CONTENT_LENGTH.
+    pub input_terminated: bool,
+}
+
+impl Environ {
+    /// An empty environ; fill it with [`Environ::set`] and [`Environ::add_header`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The request's variables taken from a process environment, as a CGI program gets
+    /// them: only the request variables ([`is_request_variable`]), never the rest of the
+    /// host's environment. A name that is not UTF-8 cannot be a CGI variable and is
+    /// skipped; values are kept as raw bytes.
+    pub fn from_cgi_vars(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
+        let mut environ = Self::new();
+        for (name, value) in vars {
+            if let Some(name) = name.to_str().filter(|n| is_request_variable(n)) {
+                environ.set(name, value.as_bytes());
+            }
+        }
+        environ
+    }
+
+    /// The value of a variable.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.variables
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// Sets a variable, replacing any earlier value.
+    pub fn set(&mut self, name: &str, value: impl Into<Vec<u8>>) {
+        let value = value.into();
+        match self.variables.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.variables.push((name.to_owned(), value)),
+        }
+    }
+
+    /// Sets a variable only if it is absent (Python's `setdefault`).
+    pub fn set_default(&mut self, name: &str, value: impl Into<Vec<u8>>) {
+        if self.get(name).is_none() {
+            self.set(name, value);
+        }
+    }
+
+    /// Removes a variable.
+    pub fn remove(&mut self, name: &str) {
+        self.variables.retain(|(n, _)| n != name);
+    }
+
+    /// Adds one request header: `Content-Type` and `Content-Length` become
+    /// CONTENT_TYPE and CONTENT_LENGTH, any other name `HTTP_` plus the name upper-cased
+    /// with `-` as `_`. A repeated header is joined to the earlier value with `, `
+    /// (RFC 9110 section 5.3). The caller checks that the name is a token.
+    pub fn add_header(&mut self, name: &str, value: &[u8]) {
+        let key = header_variable(name);
+        match self.variables.iter_mut().find(|(n, _)| *n == key) {
+            Some((_, old)) => {
+                old.extend_from_slice(b", ");
+                old.extend_from_slice(value);
+            }
+            None => self.variables.push((key, value.to_vec())),
+        }
+    }
+
+    /// Sets PATH_INFO and QUERY_STRING from a request target such as `/a%20b?x=1`: the
+    /// path is percent-decoded to raw bytes (lossless, as a server does), the query is
+    /// kept as sent.
+    pub fn set_request_target(&mut self, target: &[u8]) {
+        let (path, query) = match target.iter().position(|&b| b == b'?') {
+            Some(q) => (&target[..q], &target[q + 1..]),
+            None => (target, &b""[..]),
+        };
+        let decoded: Vec<u8> = percent_encoding::percent_decode(path).collect();
+        self.set("PATH_INFO", decoded);
+        self.set("QUERY_STRING", query);
+    }
+
+    /// Fills what is missing with wsgiref's `util.setup_testing_defaults`, so an
+    /// application run from a terminal sees a sensible request: GET of `/` on
+    /// `localhost` port 80 (443 under HTTPS) over HTTP/1.0. SCRIPT_NAME and PATH_INFO are
+    /// both always present afterwards (either may be empty).
+    pub fn apply_defaults(&mut self) {
+        self.set_default("REQUEST_METHOD", "GET");
+        self.set_default("SERVER_NAME", "localhost");
+        self.set_default("SERVER_PROTOCOL", "HTTP/1.0");
+        let host = self.get("SERVER_NAME").unwrap_or_default().to_vec();
+        self.set_default("HTTP_HOST", host);
+        if self.get("SCRIPT_NAME").is_none() && self.get("PATH_INFO").is_none() {
+            self.set("PATH_INFO", "/");
+        }
+        self.set_default("SCRIPT_NAME", "");
+        self.set_default("PATH_INFO", "");
+        let port = if self.url_scheme() == "https" {
+            "443"
+        } else {
+            "80"
+        };
+        self.set_default("SERVER_PORT", port);
+    }
+
+    /// `wsgi.url_scheme`: `https` when HTTPS is `on`, `1` or `yes` (any case), else
+    /// `http` (wsgiref `util.guess_scheme`).
+    pub fn url_scheme(&self) -> &'static str {
+        match self.get("HTTPS") {
+            Some(v)
+                if [&b"on"[..], b"1", b"yes"]
+                    .iter()
+                    .any(|s| v.eq_ignore_ascii_case(s)) =>
+            {
+                "https"
+            }
+            _ => "http",
+        }
+    }
+
+    /// CONTENT_LENGTH as a number; `None` when absent, empty or not a plain decimal.
+    pub fn content_length(&self) -> Option<u64> {
+        let raw = self.get("CONTENT_LENGTH")?;
+        if raw.is_empty() || !raw.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(raw).ok()?.parse().ok()
+    }
+
+    /// All variables, in order, each name once.
+    pub fn variables(&self) -> &[(String, Vec<u8>)] {
+        &self.variables
+    }
+}
+
+/// The environ name of a request header (`X-Forwarded-For` → `HTTP_X_FORWARDED_FOR`).
+pub fn header_variable(name: &str) -> String {
+    let upper = name.to_ascii_uppercase().replace('-', "_");
+    match upper.as_str() {
+        "CONTENT_TYPE" | "CONTENT_LENGTH" => upper,
+        _ => format!("HTTP_{upper}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(pairs: &[(&str, &[u8])]) -> Vec<(OsString, OsString)> {
+        use std::os::unix::ffi::OsStringExt;
+        pairs
+            .iter()
+            .map(|(n, v)| (OsString::from(n), OsString::from_vec(v.to_vec())))
+            .collect()
+    }
+
+    #[test]
+    fn host_variables_never_reach_the_environ() {
+        let env = Environ::from_cgi_vars(os(&[
+            ("PATH", b"/usr/bin"),
+            ("HOME", b"/root"),
+            ("AWS_SECRET_ACCESS_KEY", b"hunter2"),
+            ("SCRIPT_FILENAME", b"/srv/app.wasm"),
+            ("SSL_CERT_FILE", b"/etc/ssl/certs/ca-certificates.crt"),
+            ("DOCUMENT_ROOT", b"/srv"),
+            ("REQUEST_METHOD", b"POST"),
+            ("HTTP_ACCEPT", b"*/*"),
+            ("SSL_CIPHER", b"TLS_AES"),
+            ("REDIRECT_STATUS", b"200"),
+        ]));
+        let names: Vec<&str> = env.variables().iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "REQUEST_METHOD",
+                "HTTP_ACCEPT",
+                "SSL_CIPHER",
+                "REDIRECT_STATUS"
+            ]
+        );
+    }
+
+    #[test]
+    fn http_content_type_and_length_are_never_passed() {
+        let env = Environ::from_cgi_vars(os(&[
+            ("HTTP_CONTENT_TYPE", b"text/html"),
+            ("HTTP_CONTENT_LENGTH", b"5"),
+            ("CONTENT_TYPE", b"text/plain"),
+        ]));
+        assert_eq!(env.get("HTTP_CONTENT_TYPE"), None);
+        assert_eq!(env.get("HTTP_CONTENT_LENGTH"), None);
+        assert_eq!(env.get("CONTENT_TYPE"), Some(&b"text/plain"[..]));
+    }
+
+    #[test]
+    fn values_that_are_not_utf8_are_kept_byte_for_byte() {
+        let raw: &[u8] = b"/caf\xe9/\xff\x00x";
+        let env = Environ::from_cgi_vars(os(&[("PATH_INFO", raw), ("HTTP_X", b"\x80\x81")]));
+        assert_eq!(env.get("PATH_INFO"), Some(raw));
+        assert_eq!(env.get("HTTP_X"), Some(&b"\x80\x81"[..]));
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_are_skipped() {
+        use std::os::unix::ffi::OsStringExt;
+        let env = Environ::from_cgi_vars([
+            (
+                OsString::from_vec(b"HTTP_\xff".to_vec()),
+                OsString::from("x"),
+            ),
+            (OsString::from("HTTP_OK"), OsString::from("y")),
+        ]);
+        assert_eq!(env.variables().len(), 1);
+    }
+
+    #[test]
+    fn defaults_follow_wsgiref_setup_testing_defaults() {
+        let mut env = Environ::new();
+        env.apply_defaults();
+        let expect: Vec<(String, Vec<u8>)> = [
+            ("REQUEST_METHOD", "GET"),
+            ("SERVER_NAME", "localhost"),
+            ("SERVER_PROTOCOL", "HTTP/1.0"),
+            ("HTTP_HOST", "localhost"),
+            ("PATH_INFO", "/"),
+            ("SCRIPT_NAME", ""),
+            ("SERVER_PORT", "80"),
+        ]
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+        .collect();
+        assert_eq!(env.variables(), expect.as_slice());
+        assert_eq!(env.url_scheme(), "http");
+    }
+
+    #[test]
+    fn defaults_never_override_what_the_request_set() {
+        let mut env = Environ::from_cgi_vars(os(&[
+            ("REQUEST_METHOD", b"PUT"),
+            ("SCRIPT_NAME", b"/app"),
+            ("SERVER_NAME", b"example.org"),
+            ("HTTPS", b"ON"),
+        ]));
+        env.apply_defaults();
+        assert_eq!(env.get("REQUEST_METHOD"), Some(&b"PUT"[..]));
+        assert_eq!(env.get("SCRIPT_NAME"), Some(&b"/app"[..]));
+        assert_eq!(
+            env.get("PATH_INFO"),
+            Some(&b""[..]),
+            "PATH_INFO empty, not /"
+        );
+        assert_eq!(env.get("HTTP_HOST"), Some(&b"example.org"[..]));
+        assert_eq!(env.get("SERVER_PORT"), Some(&b"443"[..]));
+        assert_eq!(env.url_scheme(), "https");
+    }
+
+    #[test]
+    fn url_scheme_is_https_only_for_on_1_or_yes() {
+        for (value, scheme) in [
+            ("on", "https"),
+            ("1", "https"),
+            ("Yes", "https"),
+            ("off", "http"),
+            ("0", "http"),
+            ("", "http"),
+        ] {
+            let mut env = Environ::new();
+            env.set("HTTPS", value);
+            assert_eq!(env.url_scheme(), scheme, "HTTPS={value}");
+        }
+    }
+
+    #[test]
+    fn headers_become_http_variables_and_repeats_are_joined() {
+        let mut env = Environ::new();
+        env.add_header("X-Forwarded-For", b"a");
+        env.add_header("content-type", b"text/plain");
+        env.add_header("Content-Length", b"3");
+        env.add_header("x-forwarded-for", b"b");
+        env.add_header("Accept", b"\xe9");
+        assert_eq!(env.get("HTTP_X_FORWARDED_FOR"), Some(&b"a, b"[..]));
+        assert_eq!(env.get("CONTENT_TYPE"), Some(&b"text/plain"[..]));
+        assert_eq!(env.get("CONTENT_LENGTH"), Some(&b"3"[..]));
+        assert_eq!(env.get("HTTP_ACCEPT"), Some(&b"\xe9"[..]));
+        assert_eq!(env.get("HTTP_CONTENT_TYPE"), None);
+    }
+
+    #[test]
+    fn request_target_is_split_and_the_path_percent_decoded() {
+        let mut env = Environ::new();
+        env.set_request_target(b"/caf%C3%A9/%FF%2Fx?q=%20a&b=c?d");
+        assert_eq!(env.get("PATH_INFO"), Some(&b"/caf\xc3\xa9/\xff/x"[..]));
+        assert_eq!(env.get("QUERY_STRING"), Some(&b"q=%20a&b=c?d"[..]));
+        env.set_request_target(b"/plain");
+        assert_eq!(env.get("QUERY_STRING"), Some(&b""[..]));
+    }
+
+    #[test]
+    fn content_length_parses_plain_decimals_only() {
+        for (raw, want) in [
+            ("12", Some(12)),
+            ("0", Some(0)),
+            ("", None),
+            ("-1", None),
+            ("+3", None),
+            (" 3", None),
+            ("3x", None),
+            ("99999999999999999999999", None),
+        ] {
+            let mut env = Environ::new();
+            env.set("CONTENT_LENGTH", raw);
+            assert_eq!(env.content_length(), want, "{raw:?}");
+        }
+        assert_eq!(Environ::new().content_length(), None);
+    }
+}

@@ -1,0 +1,66 @@
+//! The library's error type: what can go wrong before a request runs.
+//!
+//! Failures *during* a request are not errors of this kind: the gateway turns them into
+//! a response (a 500 or an aborted body, see [`crate::gateway::Outcome`]).
+
+use std::path::PathBuf;
+
+/// Why an application could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be read.
+    #[error("cannot read {path:?}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not WebAssembly at all.
+    #[error(
+        "{path:?} is not a WebAssembly component (it does not start with the \\0asm magic): build your app for wasm32-wasip2"
+    )]
+    NotWasm {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is a core module, not a component.
+    #[error(
+        "{path:?} is a core WebAssembly module, not a component: build it for wasm32-wasip2, or wrap it with `wasm-tools component new`"
+    )]
+    CoreModule {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file starts like a component but does not validate or compile.
+    #[error("{path:?} is not a valid WebAssembly component: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What the validator said, on one line.
+        reason: String,
+    },
+    /// A valid component that does not implement the wasgi world.
+    #[error(
+        "{path:?} does not implement the wasgi world: {reason}; build it against wit/gateway.wit (world `wasgi:gateway/app`)"
+    )]
+    NotAnApp {
+        /// The file.
+        path: PathBuf,
+        /// Which import or export is missing or wrong.
+        reason: String,
+    },
+    /// The wasm engine could not be set up (a host problem, not the app's).
+    #[error("failed to set up the wasm engine: {0}")]
+    Engine(String),
+}
+
+/// One line from a wasmtime error chain: its messages joined with `: `.
+pub(crate) fn one_line(e: &wasmtime::Error) -> String {
+    e.chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+        .replace('\n', " ")
+}

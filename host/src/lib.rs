@@ -1,0 +1,41 @@
+//! wasgi — the WebAssembly Server Gateway Interface.
+//!
+//! PEP 3333 (WSGI) for WebAssembly components: the host gives a guest
+//! `start-response` and `write` through the WIT contract in `wit/gateway.wit`, calls
+//! its exported application with a CGI/WSGI environ, and streams the chunks its body
+//! yields to a front end, keeping PEP 3333's header-ordering guards.
+//!
+//! The pieces, each usable alone:
+//! - [`environ`]: the pure environ builder (no wasmtime);
+//! - [`validate`]: status and header checks at `wsgiref.validate` grade;
+//! - [`gateway`]: the PEP 3333 state machine, writing to a [`Sink`];
+//! - [`app`]: loading a component and running one request through the gateway;
+//! - [`cgi`]: the CGI front end (`wasgi run`).
+//!
+//! Running one request, CGI style:
+//!
+//! ```no_run
+//! use wasgi::{Application, Request, cgi};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = wasgi::engine()?;
+//! let app = Application::load(&engine, "hello.wasm".as_ref())?;
+//! let (environ, input) = cgi::request(std::env::vars_os(), &cgi::Overrides::default(), cgi::Body::Stdin)?;
+//! let outcome = app.handle(Request { environ, input }, Box::new(cgi::CgiSink::stdout()?));
+//! assert_eq!(outcome, wasgi::Outcome::Completed);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod app;
+pub mod cgi;
+pub mod environ;
+mod error;
+pub mod gateway;
+pub mod input;
+pub mod validate;
+
+pub use app::{Application, Request, engine};
+pub use environ::Environ;
+pub use error::Error;
+pub use gateway::{Outcome, Sink};

@@ -1,0 +1,646 @@
+//! `wasgi run` end to end: the real binary, the real guests, exact bytes on stdout and
+//! exact exit codes. Each test names the rule of shared/reference/gateway-semantics.md
+//! it checks; section numbers are in the comments.
+
+mod util;
+
+use std::io::Write as _;
+use std::process::Stdio;
+
+use util::*;
+
+const COMPLETED: i32 = 0;
+const APP_FAILED: i32 = 3;
+const ABORTED: i32 = 4;
+const UNREADABLE: i32 = 10;
+const NOT_A_COMPONENT: i32 = 11;
+const NOT_AN_APP: i32 = 12;
+
+// ---- Section 5: CGI output, byte for byte -------------------------------------------
+
+#[test]
+fn hello_prints_exact_cgi_bytes() {
+    let out = wasgi_run("hello", &[], &[]);
+    let hello = b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nHello, World!\n";
+    expect(&out, hello, COMPLETED, &[]);
+}
+
+#[test]
+fn two_set_cookie_headers_stay_two_lines_in_order() {
+    let out = wasgi_run("two-set-cookie", &[], &[]);
+    expect(&out, b"Status: 200 OK\r\nSet-Cookie: theme=dark; Path=/\r\nContent-Type: text/plain\r\nSet-Cookie: session=abc123; HttpOnly\r\n\r\ntwo cookies\n", COMPLETED, &[]);
+}
+
+#[test]
+fn legacy_write_and_yielded_chunks_go_out_in_order() {
+    let out = wasgi_run("legacy-write", &[], &[]);
+    expect(&out, b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nwritten first\nwritten second\nyielded last\n", COMPLETED, &[]);
+}
+
+#[test]
+fn many_chunks_arrive_complete_and_in_order() {
+    let out = wasgi_run("stream", &["--path", "/?n=5000"], &[]);
+    let want: String = (1..=5000).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(body(&out.stdout), want.as_bytes());
+    assert_eq!(code(&out), COMPLETED);
+}
+
+// ---- Section 1: one request, in order ---------------------------------------------
+
+#[test]
+fn an_empty_body_sends_the_headers_at_the_end() {
+    let out = wasgi_run("empty", &[], &[]);
+    expect(
+        &out,
+        b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n",
+        COMPLETED,
+        &[],
+    );
+}
+
+#[test]
+fn empty_chunks_do_not_send_the_headers() {
+    // The guest yields "", "" and then replaces its 200 through exc_info: possible
+    // only if the empty chunks left the headers unsent.
+    let out = wasgi_run("empty-chunks-first", &[], &[]);
+    expect(
+        &out,
+        b"Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nnot found\n",
+        COMPLETED,
+        &[],
+    );
+}
+
+#[test]
+fn the_body_is_closed_after_it_is_exhausted() {
+    let out = wasgi_run("stream", &["--path", "/?n=3"], &[]);
+    assert!(
+        stderr(&out).contains("stream: closed after 3 of 3 lines"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_body_is_closed_after_an_error_mid_body() {
+    let out = wasgi_run("error-mid-body", &[], &[]);
+    assert!(
+        stderr(&out).contains("error-mid-body: body closed"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_body_is_closed_after_a_failed_write() {
+    // Close our end of stdout at once: the guest's output soon fails with a broken
+    // pipe. The response ends there, the body is still closed, the exit code says so.
+    let mut child = wasgi()
+        .arg("run")
+        .arg(guest("stream"))
+        .args(["--path", "/?n=10000000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = wait(child);
+    let log = stderr(&out);
+    assert!(log.contains("stream: closed after"), "{log}");
+    assert!(!log.contains("closed after 10000000 of"), "{log}");
+    assert!(log.contains("failed to write the response"), "{log}");
+    assert_eq!(code(&out), ABORTED, "{log}");
+}
+
+// ---- Section 2: the environ --------------------------------------------------------
+
+#[test]
+fn the_environ_holds_only_request_variables() {
+    let out = wasgi_run(
+        "environ",
+        &[],
+        &[
+            ("PATH", "/usr/bin"),
+            ("HOME", "/root"),
+            ("DATABASE_PASSWORD", "hunter2"),
+            ("SSL_CERT_FILE", "/etc/ssl/cert.pem"),
+            ("SCRIPT_FILENAME", "/srv/www/app.wasm"),
+            ("REQUEST_METHOD", "POST"),
+            ("SCRIPT_NAME", "/app.wasm"),
+            ("PATH_INFO", "/x"),
+            ("QUERY_STRING", "a=1"),
+            ("SERVER_NAME", "example.org"),
+            ("SERVER_PORT", "8080"),
+            ("SERVER_PROTOCOL", "HTTP/1.1"),
+            ("HTTP_HOST", "example.org:8080"),
+            ("HTTP_X_TRACE", "t1"),
+            ("SSL_PROTOCOL", "TLSv1.3"),
+        ],
+    );
+    let json = environ_json(&out);
+    let mut names: Vec<&str> = json["variables"]
+        .as_object()
+        .expect("variables")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "HTTP_HOST",
+            "HTTP_X_TRACE",
+            "PATH_INFO",
+            "QUERY_STRING",
+            "REQUEST_METHOD",
+            "SCRIPT_NAME",
+            "SERVER_NAME",
+            "SERVER_PORT",
+            "SERVER_PROTOCOL",
+            "SSL_PROTOCOL",
+        ]
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("hunter2"));
+}
+
+#[test]
+fn wsgiref_testing_defaults_apply_when_no_cgi_variables_are_set() {
+    let json = environ_json(&wasgi_run("environ", &[], &[]));
+    let vars = json["variables"].as_object().expect("variables");
+    let want = serde_json::json!({
+        "HTTP_HOST": "localhost",
+        "PATH_INFO": "/",
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.0",
+    });
+    assert_eq!(&serde_json::Value::Object(vars.clone()), &want);
+    assert_eq!(json["wsgi.url_scheme"], "http");
+    assert_eq!(json["wsgi.run_once"], true);
+    assert_eq!(json["wsgi.multiprocess"], true);
+    assert_eq!(json["wsgi.multithread"], false);
+}
+
+#[test]
+fn environ_values_that_are_not_utf8_arrive_intact() {
+    let raw: &[u8] = b"/caf\xe9/\xff\x80";
+    let mut cmd = wasgi();
+    cmd.arg("run")
+        .arg(guest("environ"))
+        .env("PATH_INFO", os_bytes(raw))
+        .env("HTTP_X_NAME", os_bytes(b"J\xf6rg"))
+        .stdin(Stdio::null());
+    let json = environ_json(&output(&mut cmd));
+    assert_eq!(variable(&json, "PATH_INFO").as_deref(), Some(raw));
+    assert_eq!(
+        variable(&json, "HTTP_X_NAME").as_deref(),
+        Some(&b"J\xf6rg"[..])
+    );
+}
+
+#[test]
+fn flags_build_the_request_over_the_cgi_variables() {
+    let out = wasgi_run(
+        "environ",
+        &[
+            "--method",
+            "PUT",
+            "--path",
+            "/caf%C3%A9/%FF?q=a%20b&r",
+            "--header",
+            "Content-Type: text/csv",
+            "--header",
+            "X-Tag: one",
+            "--header",
+            "x-tag: two",
+        ],
+        &[("REQUEST_METHOD", "GET"), ("HTTP_X_TAG", "env")],
+    );
+    let json = environ_json(&out);
+    assert_eq!(
+        variable(&json, "REQUEST_METHOD").as_deref(),
+        Some(&b"PUT"[..])
+    );
+    assert_eq!(
+        variable(&json, "PATH_INFO").as_deref(),
+        Some(&b"/caf\xc3\xa9/\xff"[..])
+    );
+    assert_eq!(
+        variable(&json, "QUERY_STRING").as_deref(),
+        Some(&b"q=a%20b&r"[..])
+    );
+    assert_eq!(
+        variable(&json, "CONTENT_TYPE").as_deref(),
+        Some(&b"text/csv"[..])
+    );
+    assert_eq!(
+        variable(&json, "HTTP_X_TAG").as_deref(),
+        Some(&b"one, two"[..])
+    );
+    assert_eq!(variable(&json, "HTTP_CONTENT_TYPE"), None);
+}
+
+#[test]
+fn https_on_makes_the_url_scheme_https() {
+    let json = environ_json(&wasgi_run("environ", &[], &[("HTTPS", "on")]));
+    assert_eq!(json["wsgi.url_scheme"], "https");
+    assert_eq!(variable(&json, "SERVER_PORT").as_deref(), Some(&b"443"[..]));
+}
+
+#[test]
+fn a_bad_header_flag_is_a_usage_error() {
+    let out = output(wasgi().args(["run", "x.wasm", "--header", "no colon here"]));
+    expect(&out, b"", 2, &["has no ':'"]);
+}
+
+// ---- Section 2: wsgi.input ---------------------------------------------------------
+
+#[test]
+fn the_input_is_bounded_by_content_length() {
+    let mut child = wasgi()
+        .arg("run")
+        .arg(guest("echo"))
+        .env("CONTENT_LENGTH", "5")
+        .env("CONTENT_TYPE", "text/plain")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // More than CONTENT_LENGTH, and stdin left open: reading past the bound would hang.
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"hello world").expect("write");
+    let out = wait(child);
+    drop(stdin);
+    assert_eq!(
+        out.stdout,
+        b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nhello"
+    );
+}
+
+#[test]
+fn without_content_length_the_input_is_empty_and_stdin_is_not_read() {
+    // stdin stays open and silent, as a terminal would: wasgi must not block on it.
+    let mut child = wasgi()
+        .arg("run")
+        .arg(guest("echo"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdin = child.stdin.take();
+    let out = wait(child);
+    drop(stdin);
+    assert_eq!(
+        out.stdout,
+        b"Status: 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n"
+    );
+}
+
+#[test]
+fn body_file_sets_content_length_and_streams_the_file() {
+    let dir = std::env::temp_dir().join(format!("wasgi-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let file = dir.join("body.bin");
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &data).expect("write body");
+    let out = wasgi_run("echo", &["--body", file.to_str().expect("utf-8 path")], &[]);
+    assert_eq!(body(&out.stdout), data.as_slice());
+    assert_eq!(code(&out), COMPLETED);
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn body_dash_reads_stdin_to_its_end() {
+    let mut child = wasgi()
+        .arg("run")
+        .arg(guest("echo"))
+        .args(["--body", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"from stdin\n")
+        .expect("write");
+    let out = wait(child);
+    assert_eq!(body(&out.stdout), b"from stdin\n");
+}
+
+#[test]
+fn an_unreadable_body_file_is_a_clear_error() {
+    let out = wasgi_run("echo", &["--body", "/nonexistent/body.bin"], &[]);
+    assert_eq!(code(&out), UNREADABLE);
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr(&out).contains("cannot read \"/nonexistent/body.bin\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+// ---- Section 4: streaming ----------------------------------------------------------
+
+#[test]
+fn the_first_chunk_reaches_stdout_before_the_guest_produces_the_second() {
+    // echo yields each piece of input as it arrives. We send the second piece only
+    // after the first came back out: a host that buffered the response (or the input)
+    // would never show us the first, and the test would fail at its deadline.
+    let mut child = wasgi()
+        .arg("run")
+        .arg(guest("echo"))
+        .args(["--body", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    stdin.write_all(b"ping\n").expect("write ping");
+    let first = read_until(&mut stdout, b"ping\n");
+    assert_eq!(
+        first,
+        b"Status: 200 OK\r\nContent-Type: application/octet-stream\r\n\r\nping\n"
+    );
+    stdin.write_all(b"pong\n").expect("write pong");
+    assert_eq!(read_until(&mut stdout, b"pong\n"), b"pong\n");
+    drop(stdin);
+    let out = wait(child);
+    assert_eq!(code(&out), COMPLETED, "{}", stderr(&out));
+}
+
+// ---- Section 3: start_response -----------------------------------------------------
+
+#[test]
+fn a_second_start_response_without_exc_info_is_refused() {
+    let out = wasgi_run("start-response-twice", &[], &[]);
+    expect(&out, GENERIC_500, APP_FAILED, &["headers already set"]);
+}
+
+#[test]
+fn exc_info_before_headers_replaces_the_stored_response() {
+    let out = wasgi_run("exc-info-before-headers", &[], &[]);
+    let page = b"Status: 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 5\r\n\r\ntry again soon\n";
+    // exc_info is logged.
+    expect(&out, page, COMPLETED, &["template rendering failed"]);
+}
+
+#[test]
+fn exc_info_after_headers_aborts_the_response() {
+    let out = wasgi_run("exc-info-after-headers", &[], &[]);
+    expect(
+        &out,
+        b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\npartial\n",
+        ABORTED,
+        &[],
+    );
+    let log = stderr(&out);
+    assert!(log.contains("after the headers were sent"), "{log}");
+    assert!(log.contains("exc-info-after-headers: body closed"), "{log}");
+}
+
+#[test]
+fn a_bad_status_is_refused_naming_the_rule() {
+    let out = wasgi_run("bad-status", &[], &[]);
+    let rule = "invalid status: status \"200OK\" must be a three-digit code";
+    expect(&out, GENERIC_500, APP_FAILED, &[rule]);
+}
+
+#[test]
+fn cr_lf_in_a_header_value_is_refused() {
+    let out = wasgi_run("header-value-crlf", &[], &[]);
+    expect(
+        &out,
+        GENERIC_500,
+        APP_FAILED,
+        &["header \"X-Next\" value holds control character 0x0d"],
+    );
+}
+
+#[test]
+fn a_hop_by_hop_header_is_refused() {
+    let out = wasgi_run("hop-by-hop-header", &[], &[]);
+    expect(
+        &out,
+        GENERIC_500,
+        APP_FAILED,
+        &["header \"Connection\" is hop-by-hop"],
+    );
+}
+
+// ---- Section 4: write --------------------------------------------------------------
+
+#[test]
+fn write_before_start_response_is_refused() {
+    let out = wasgi_run("write-before-start-response", &[], &[]);
+    expect(
+        &out,
+        GENERIC_500,
+        APP_FAILED,
+        &["refused: write() before start_response()"],
+    );
+}
+
+#[test]
+fn a_body_chunk_before_start_response_gives_a_500() {
+    let out = wasgi_run("no-start-response", &[], &[]);
+    expect(
+        &out,
+        GENERIC_500,
+        APP_FAILED,
+        &["write() before start_response()"],
+    );
+}
+
+#[test]
+fn write_after_the_body_ended_is_refused_and_changes_nothing() {
+    let out = wasgi_run("write-after-close", &[], &[]);
+    expect(
+        &out,
+        b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\ncomplete body\n",
+        COMPLETED,
+        &["write in close gave Err(GatewayError::OutputClosed"],
+    );
+}
+
+// ---- Section 6: errors -------------------------------------------------------------
+
+#[test]
+fn an_error_before_headers_gives_the_generic_500_and_logs_the_error() {
+    let out = wasgi_run("error-before-headers", &[], &[]);
+    expect(
+        &out,
+        GENERIC_500,
+        APP_FAILED,
+        &["application error: database password rejected"],
+    );
+}
+
+#[test]
+fn a_trap_before_headers_gives_the_generic_500_never_the_trap_text() {
+    let out = wasgi_run("trap-before-headers", &[], &[]);
+    // The trap's text is in the log, never in the response.
+    let logs = ["secret-api-key-1234", "guest trapped: wasm trap"];
+    expect(&out, GENERIC_500, APP_FAILED, &logs);
+}
+
+#[test]
+fn an_error_mid_body_aborts_with_a_nonzero_exit() {
+    let out = wasgi_run("error-mid-body", &[], &[]);
+    let partial = b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst\n";
+    expect(
+        &out,
+        partial,
+        ABORTED,
+        &["application error: disk read failed"],
+    );
+}
+
+#[test]
+fn a_trap_mid_body_aborts_and_tears_the_instance_down() {
+    let out = wasgi_run("trap-mid-body", &[], &[]);
+    expect(
+        &out,
+        b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst\n",
+        ABORTED,
+        &["guest trapped"],
+    );
+}
+
+#[test]
+fn a_trap_in_close_aborts_a_response_that_looked_complete() {
+    let out = wasgi_run("trap-in-close", &[], &[]);
+    expect(
+        &out,
+        b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nall of the body\n",
+        ABORTED,
+        &["connection pool poisoned"],
+    );
+}
+
+// ---- Bad files: one clear line and a distinct exit code, never a panic ------------
+
+fn run_file(bytes: &[u8], name: &str) -> std::process::Output {
+    let dir = std::env::temp_dir().join(format!("wasgi-files-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write file");
+    let out = output(wasgi().arg("run").arg(&path).stdin(Stdio::null()));
+    std::fs::remove_dir_all(&dir).expect("clean up");
+    out
+}
+
+fn assert_one_line_error(out: &std::process::Output, code_want: i32, says: &str) {
+    let log = stderr(out);
+    assert_eq!(code(out), code_want, "{log}");
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+    assert_eq!(log.lines().count(), 1, "one line: {log}");
+    assert!(log.starts_with("wasgi: error: "), "{log}");
+    assert!(log.contains(says), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let out = output(
+        wasgi()
+            .args(["run", "/nonexistent/app.wasm"])
+            .stdin(Stdio::null()),
+    );
+    assert_one_line_error(
+        &out,
+        UNREADABLE,
+        "cannot read \"/nonexistent/app.wasm\": No such file or directory",
+    );
+}
+
+#[test]
+fn a_file_that_is_not_wasm_is_a_clear_error() {
+    let out = run_file(b"#!/bin/sh\necho hello\n", "app.sh");
+    assert_one_line_error(&out, NOT_A_COMPONENT, "is not a WebAssembly component");
+}
+
+#[test]
+fn a_core_module_is_not_a_component() {
+    let module = wat::parse_str("(module)").expect("wat");
+    let out = run_file(&module, "core.wasm");
+    assert_one_line_error(
+        &out,
+        NOT_A_COMPONENT,
+        "is a core WebAssembly module, not a component",
+    );
+}
+
+#[test]
+fn a_truncated_component_is_a_clear_error() {
+    let mut bytes = wat::parse_str("(component (core module))").expect("wat");
+    bytes.truncate(bytes.len() - 3);
+    let out = run_file(&bytes, "truncated.wasm");
+    assert_one_line_error(
+        &out,
+        NOT_A_COMPONENT,
+        "is not a valid WebAssembly component",
+    );
+}
+
+#[test]
+fn a_component_without_the_application_export_names_it() {
+    let bytes = wat::parse_str("(component)").expect("wat");
+    let out = run_file(&bytes, "empty-component.wasm");
+    assert_one_line_error(
+        &out,
+        NOT_AN_APP,
+        "does not implement the wasgi world: it does not export `wasgi:gateway/application@0.1.0`",
+    );
+}
+
+#[test]
+fn a_component_with_an_unknown_import_names_it() {
+    let bytes = wat::parse_str(
+        r#"(component (import "acme:db/query@1.0.0" (instance (export "run" (func)))))"#,
+    )
+    .expect("wat");
+    let out = run_file(&bytes, "imports-db.wasm");
+    assert_one_line_error(&out, NOT_AN_APP, "acme:db/query@1.0.0");
+}
+
+#[test]
+fn exit_codes_are_documented_in_help() {
+    let out = output(wasgi().args(["run", "--help"]));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "0   the response completed",
+        "3   the application failed before its headers went out",
+        "4   the response was aborted",
+        "10  the file cannot be read",
+        "11  the file is not a WebAssembly component",
+        "12  the component does not implement the wasgi world",
+    ] {
+        assert!(help.contains(line), "{line:?} missing from:\n{help}");
+    }
+}
+
+// ---- Every guest is exercised -----------------------------------------------------
+
+#[test]
+fn every_rust_guest_has_a_test() {
+    let tests = std::fs::read_to_string(root().join("tests/cli.rs")).expect("read tests");
+    for entry in std::fs::read_dir(root().join("guests/rust")).expect("guests") {
+        let name = entry.expect("entry").file_name();
+        let name = name.to_str().expect("utf-8 name");
+        let call = format!("\"{name}\"");
+        assert!(
+            tests.matches(&call).count() >= 1,
+            "guests/rust/{name} is not used by any test in tests/cli.rs"
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! Helpers for the integration tests: the real `wasgi` binary, the real guests (built
+//! once per test run by guests/build.sh), and waits that end with a clear failure
+//! instead of hanging.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long any one wait may take before the test fails. Generous: a wait that
+/// reaches it means something hangs, not that something is slow.
+pub const HANG: Duration = Duration::from_secs(60);
+
+/// The repository's root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ has a parent")
+        .to_owned()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// The compiled guest `guests/rust/<name>`, built (with every other guest) the first
+/// time any test asks for one.
+pub fn guest(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new("bash")
+            .arg(root().join("guests/build.sh"))
+            .status()
+            .expect("failed to run guests/build.sh");
+        assert!(status.success(), "guests/build.sh failed: {status}");
+    });
+    let path = target_dir()
+        .join("guests/rust")
+        .join(format!("{name}.wasm"));
+    assert!(path.exists(), "no guest {name:?} at {}", path.display());
+    path
+}
+
+/// `wasgi run GUEST ARGS...` with an empty environment (plus `vars`), stdin closed.
+pub fn wasgi_run(name: &str, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut cmd = wasgi();
+    cmd.arg("run").arg(guest(name)).args(args);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    output(cmd.stdin(Stdio::null()))
+}
+
+/// The real binary, with nothing of the test's environment: the CGI variables a test
+/// wants are set explicitly.
+pub fn wasgi() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasgi"));
+    cmd.env_clear();
+    cmd
+}
+
+/// Runs `cmd` to its end and returns what it printed; fails the test if it hangs.
+pub fn output(cmd: &mut Command) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("failed to start wasgi");
+    wait(child)
+}
+
+/// Waits for a started child, failing the test (and killing the child) if it hangs.
+pub fn wait(child: Child) -> Output {
+    let id = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(HANG) {
+        Ok(out) => out.expect("failed to wait for wasgi"),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
+            panic!("wasgi did not finish within {HANG:?}");
+        }
+    }
+}
+
+/// Reads from `from` until `want` has arrived whole (what arrived is returned), failing
+/// the test if it does not arrive in time.
+pub fn read_until(from: &mut (impl Read + Send + 'static), want: &[u8]) -> Vec<u8> {
+    let mut got = Vec::new();
+    while !got.windows(want.len()).any(|w| w == want) {
+        let mut buf = [0; 4096];
+        let n = with_deadline(|| from.read(&mut buf)).expect("read failed");
+        assert!(
+            n > 0,
+            "stream ended before {:?}; got {:?}",
+            String::from_utf8_lossy(want),
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    got
+}
+
+/// Runs a blocking call, failing the test if it takes longer than [`HANG`].
+fn with_deadline<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        let (tx, rx) = mpsc::channel();
+        s.spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(HANG)
+            .unwrap_or_else(|_| panic!("nothing arrived within {HANG:?}"))
+    })
+}
+
+/// The exit code, which must exist (no signal death).
+pub fn code(out: &Output) -> i32 {
+    out.status
+        .code()
+        .unwrap_or_else(|| panic!("wasgi died from a signal: {:?}", out.status))
+}
+
+/// stderr as text, for asserting on log lines.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts a whole run: stdout byte for byte, the exit code, and lines in the log.
+#[track_caller]
+pub fn expect(out: &Output, stdout: &[u8], exit: i32, logs: &[&str]) {
+    let log = stderr(out);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(stdout),
+        "stdout; log: {log}"
+    );
+    assert_eq!(out.stdout, stdout, "stdout bytes");
+    assert_eq!(code(out), exit, "exit code; log: {log}");
+    for want in logs {
+        assert!(log.contains(want), "{want:?} not in the log: {log}");
+    }
+}
+
+/// The body of a CGI response (after the blank line).
+pub fn body(stdout: &[u8]) -> &[u8] {
+    let at = stdout
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no end of headers in {:?}", String::from_utf8_lossy(stdout)));
+    &stdout[at + 4..]
+}
+
+/// Parses the environ guest's JSON answer.
+pub fn environ_json(out: &Output) -> serde_json::Value {
+    assert_eq!(code(out), 0, "{}", stderr(out));
+    serde_json::from_slice(body(&out.stdout)).expect("environ guest answers JSON")
+}
+
+/// The raw bytes of one environ variable as the environ guest shows it (one code point
+/// per byte, PEP 3333's latin-1 convention).
+pub fn variable(json: &serde_json::Value, name: &str) -> Option<Vec<u8>> {
+    let text = json["variables"].get(name)?.as_str()?;
+    Some(
+        text.chars()
+            .map(|c| u8::try_from(u32::from(c)).expect("one byte per code point"))
+            .collect(),
+    )
+}
+
+/// An OS string from raw bytes (for variables that are not UTF-8).
+pub fn os_bytes(bytes: &[u8]) -> OsString {
+    use std::os::unix::ffi::OsStringExt;
+    OsString::from_vec(bytes.to_vec())
+}
+
+/// The generic 500 of gateway-semantics section 6, byte for byte.
+pub const GENERIC_500: &[u8] = b"Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\nA server error occurred.  Please contact the administrator.";
