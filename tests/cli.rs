@@ -629,6 +629,35 @@ fn exit_codes_are_documented_in_help() {
     }
 }
 
+// ---- The compile cache --------------------------------------------------------------
+
+#[test]
+fn the_second_run_loads_the_compiled_component_from_the_cache() {
+    let dir = std::env::temp_dir().join(format!("wasgi-cache-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cache = dir.to_str().expect("utf-8 path");
+    let vars = [("WASGI_CACHE_DIR", cache), ("RUST_LOG", "wasgi=debug")];
+    let hello = b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nHello, World!\n";
+    let first = wasgi_run("hello", &[], &vars);
+    expect(&first, hello, COMPLETED, &["compiled the component in"]);
+    let second = wasgi_run("hello", &[], &vars);
+    expect(
+        &second,
+        hello,
+        COMPLETED,
+        &["loaded the compiled component from"],
+    );
+    assert!(!stderr(&second).contains("compiled the component in"));
+    let off = wasgi_run("hello", &["--no-cache"], &vars);
+    expect(&off, hello, COMPLETED, &[]);
+    assert!(
+        !stderr(&off).contains("compiled component"),
+        "{}",
+        stderr(&off)
+    );
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
 // ---- Every guest is exercised -----------------------------------------------------
 
 #[test]

@@ -12,6 +12,7 @@ use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::cache::Cache;
 use crate::environ::Environ;
 use crate::error::{Error, one_line};
 use crate::gateway::{Failure, Gateway, Header, Outcome, Sink, Violation};
@@ -33,6 +34,24 @@ pub fn engine() -> Result<Engine, Error> {
     Engine::new(&config).map_err(|e| Error::Engine(one_line(&e)))
 }
 
+/// The engine for a server: the same settings as [`engine`] (so compiled forms are
+/// shared), with wasmtime's pooling allocator sized for `max_concurrency` instances
+/// at once, so an instance costs no mmap/munmap per request.
+pub fn pooled_engine(max_concurrency: u32) -> Result<Engine, Error> {
+    let instances = max_concurrency.max(1);
+    let mut pool = wasmtime::PoolingAllocationConfig::default();
+    // A component holds several core instances, memories and tables (a Python guest
+    // a dozen instances); size the pool so `max_concurrency` of them always fit.
+    pool.total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(32))
+        .total_memories(instances.saturating_mul(4))
+        .total_tables(instances.saturating_mul(8))
+        .total_stacks(instances);
+    let mut config = wasmtime::Config::new();
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).map_err(|e| Error::Engine(one_line(&e)))
+}
+
 /// One request, as the front end hands it over.
 pub struct Request {
     /// The environ (built by [`Environ`]'s pure builder).
@@ -48,15 +67,19 @@ pub struct Application {
 }
 
 impl Application {
-    /// Reads, checks and compiles the component at `path`. Every refusal says which
-    /// file and what is wrong with it.
-    pub fn load(engine: &Engine, path: &Path) -> Result<Self, Error> {
+    /// Reads, checks and compiles the component at `path`, through `cache` when
+    /// given. Every refusal says which file and what is wrong with it.
+    pub fn load(engine: &Engine, path: &Path, cache: Option<&Cache>) -> Result<Self, Error> {
         let bytes = std::fs::read(path).map_err(|source| Error::Read {
             path: path.to_owned(),
             source,
         })?;
         check_header(path, &bytes)?;
-        let component = Component::from_binary(engine, &bytes).map_err(|e| Error::Invalid {
+        let component = match cache {
+            Some(cache) => cache.component(engine, &bytes),
+            None => Component::from_binary(engine, &bytes),
+        }
+        .map_err(|e| Error::Invalid {
             path: path.to_owned(),
             reason: one_line(&e),
         })?;
@@ -114,7 +137,11 @@ impl Application {
         };
         let mut store = Store::new(self.pre.engine(), state);
         let failure = self.run(&mut store, &wit_environ).err();
-        store.data_mut().gateway.finish(failure)
+        let state = store.data_mut();
+        if let Some(fault) = state.input.fault() {
+            state.gateway.blame_client(fault);
+        }
+        state.gateway.finish(failure)
     }
 
     /// Instantiate, call, drain, close. `Err` is the failure that ends the response.

@@ -203,6 +203,104 @@ impl Environ {
     }
 }
 
+/// The parts of an HTTP request that make its environ (`wasgi serve`).
+#[derive(Clone, Debug)]
+pub struct HttpRequest<'a> {
+    /// The method, as sent.
+    pub method: &'a str,
+    /// The request target as sent: origin form (`/path?query`) or absolute form.
+    pub target: &'a [u8],
+    /// `HTTP/1.1` or `HTTP/1.0`.
+    pub protocol: &'a str,
+    /// The header fields, in order, repeats included.
+    pub headers: &'a [(&'a str, &'a [u8])],
+    /// The address the connection was accepted on.
+    pub local: std::net::SocketAddr,
+    /// The client's address.
+    pub remote: std::net::SocketAddr,
+    /// Whether the connection is TLS (`HTTPS=on`).
+    pub https: bool,
+}
+
+impl Environ {
+    /// The environ of an HTTP request, as a server builds it: SCRIPT_NAME empty,
+    /// PATH_INFO percent-decoded to raw bytes, QUERY_STRING as sent, one variable per
+    /// header (repeats joined with `, `), SERVER_NAME and SERVER_PORT from the Host
+    /// header or else the socket, REMOTE_ADDR and REMOTE_PORT from the socket.
+    pub fn from_http(request: &HttpRequest<'_>) -> Self {
+        let mut environ = Self::new();
+        environ.set("REQUEST_METHOD", request.method);
+        environ.set("SCRIPT_NAME", "");
+        environ.set_request_target(&origin_form(request.target));
+        environ.set("SERVER_PROTOCOL", request.protocol);
+        environ.set("GATEWAY_INTERFACE", "CGI/1.1");
+        environ.set(
+            "SERVER_SOFTWARE",
+            concat!("wasgi/", env!("CARGO_PKG_VERSION")),
+        );
+        environ.set("REMOTE_ADDR", request.remote.ip().to_string());
+        environ.set("REMOTE_PORT", request.remote.port().to_string());
+        if request.https {
+            environ.set("HTTPS", "on");
+        }
+        for (name, value) in request.headers {
+            environ.add_header(name, value);
+        }
+        let default_port = if request.https { "443" } else { "80" };
+        let (name, port) = match environ.get("HTTP_HOST").map(split_host) {
+            Some((name, port)) if !name.is_empty() => (
+                name.to_vec(),
+                port.unwrap_or(default_port.as_bytes()).to_vec(),
+            ),
+            _ => (
+                socket_host(request.local.ip()).into_bytes(),
+                request.local.port().to_string().into_bytes(),
+            ),
+        };
+        environ.set("SERVER_NAME", name);
+        environ.set("SERVER_PORT", port);
+        environ
+    }
+}
+
+/// The path and query of a request target: an absolute-form target
+/// (`http://host/p?q`, as sent to proxies) loses its scheme and authority.
+fn origin_form(target: &[u8]) -> Vec<u8> {
+    let authority = (!target.starts_with(b"/"))
+        .then(|| target.windows(3).position(|w| w == b"://"))
+        .flatten();
+    let Some(at) = authority else {
+        return target.to_vec();
+    };
+    let rest = &target[at + 3..];
+    match rest.iter().position(|&b| b == b'/' || b == b'?') {
+        Some(i) if rest[i] == b'/' => rest[i..].to_vec(),
+        Some(i) => [&b"/"[..], &rest[i..]].concat(),
+        None => b"/".to_vec(),
+    }
+}
+
+/// Splits a Host header into name and port: `example.org:8080`, `[::1]:80`,
+/// `example.org`.
+fn split_host(host: &[u8]) -> (&[u8], Option<&[u8]>) {
+    let port_at = match host.iter().rposition(|&b| b == b':') {
+        Some(colon) if !host[colon..].contains(&b']') => Some(colon),
+        _ => None,
+    };
+    match port_at {
+        Some(colon) => (&host[..colon], Some(&host[colon + 1..])),
+        None => (host, None),
+    }
+}
+
+/// An address as a host name: IPv6 in brackets, as in a URL.
+fn socket_host(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
 /// The environ name of a request header (`X-Forwarded-For` → `HTTP_X_FORWARDED_FOR`).
 pub fn header_variable(name: &str) -> String {
     let upper = name.to_ascii_uppercase().replace('-', "_");
@@ -363,6 +461,92 @@ mod tests {
         assert_eq!(env.get("QUERY_STRING"), Some(&b"q=%20a&b=c?d"[..]));
         env.set_request_target(b"/plain");
         assert_eq!(env.get("QUERY_STRING"), Some(&b""[..]));
+    }
+
+    fn http<'a>(target: &'a [u8], headers: &'a [(&'a str, &'a [u8])]) -> HttpRequest<'a> {
+        HttpRequest {
+            method: "GET",
+            target,
+            protocol: "HTTP/1.1",
+            headers,
+            local: "127.0.0.1:8000".parse().expect("addr"),
+            remote: "10.1.2.3:54321".parse().expect("addr"),
+            https: false,
+        }
+    }
+
+    #[test]
+    fn an_http_request_becomes_a_cgi_environ() {
+        let headers: [(&str, &[u8]); 5] = [
+            ("Host", b"example.org:8080"),
+            ("Accept", b"text/html"),
+            ("Content-Type", b"text/plain"),
+            ("Content-Length", b"5"),
+            ("accept", b"*/*"),
+        ];
+        let env = Environ::from_http(&http(b"/caf%C3%A9/%2F?x=%20y", &headers));
+        let want: &[(&str, &[u8])] = &[
+            ("REQUEST_METHOD", b"GET"),
+            ("SCRIPT_NAME", b""),
+            ("PATH_INFO", b"/caf\xc3\xa9//"),
+            ("QUERY_STRING", b"x=%20y"),
+            ("SERVER_PROTOCOL", b"HTTP/1.1"),
+            ("GATEWAY_INTERFACE", b"CGI/1.1"),
+            (
+                "SERVER_SOFTWARE",
+                concat!("wasgi/", env!("CARGO_PKG_VERSION")).as_bytes(),
+            ),
+            ("REMOTE_ADDR", b"10.1.2.3"),
+            ("REMOTE_PORT", b"54321"),
+            ("HTTP_HOST", b"example.org:8080"),
+            ("HTTP_ACCEPT", b"text/html, */*"),
+            ("CONTENT_TYPE", b"text/plain"),
+            ("CONTENT_LENGTH", b"5"),
+            ("SERVER_NAME", b"example.org"),
+            ("SERVER_PORT", b"8080"),
+        ];
+        let got: Vec<(&str, &[u8])> = env
+            .variables()
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn server_name_and_port_come_from_host_or_the_socket() {
+        let cases: [(&[u8], &[u8], &[u8]); 4] = [
+            (b"example.org", b"example.org", b"80"),
+            (b"[::1]:9000", b"[::1]", b"9000"),
+            (b"[::1]", b"[::1]", b"80"),
+            (b"", b"127.0.0.1", b"8000"),
+        ];
+        for (host, name, port) in cases {
+            let headers: [(&str, &[u8]); 1] = [("Host", host)];
+            let env = Environ::from_http(&http(b"/", &headers));
+            assert_eq!(env.get("SERVER_NAME"), Some(name), "{host:?}");
+            assert_eq!(env.get("SERVER_PORT"), Some(port), "{host:?}");
+        }
+        let env = Environ::from_http(&http(b"/", &[]));
+        assert_eq!(env.get("SERVER_NAME"), Some(&b"127.0.0.1"[..]));
+    }
+
+    #[test]
+    fn an_absolute_form_target_keeps_only_path_and_query() {
+        for (target, path, query) in [
+            (
+                &b"http://h.example/a%20b?q=1"[..],
+                &b"/a b"[..],
+                &b"q=1"[..],
+            ),
+            (b"http://h.example?q=1", b"/", b"q=1"),
+            (b"http://h.example", b"/", b""),
+            (b"/plain?x", b"/plain", b"x"),
+        ] {
+            let env = Environ::from_http(&http(target, &[]));
+            assert_eq!(env.get("PATH_INFO"), Some(path));
+            assert_eq!(env.get("QUERY_STRING"), Some(query));
+        }
     }
 
     #[test]

@@ -98,6 +98,32 @@ pub const ERROR_STATUS: &[u8] = b"500 Internal Server Error";
 /// itself, which goes to the log.
 pub const ERROR_BODY: &[u8] = b"A server error occurred.  Please contact the administrator.";
 
+/// A failure the client caused, which the error response names instead of the
+/// generic 500 (when it comes before the headers went out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientFault {
+    /// The request body stopped arriving: `408 Request Timeout`.
+    Timeout,
+    /// The request body is larger than the server allows: `413 Content Too Large`.
+    TooLarge,
+}
+
+impl ClientFault {
+    /// The status and body of the error response.
+    fn response(self) -> (&'static [u8], &'static [u8]) {
+        match self {
+            Self::Timeout => (
+                b"408 Request Timeout",
+                b"The request body took too long to arrive.",
+            ),
+            Self::TooLarge => (
+                b"413 Content Too Large",
+                b"The request body is larger than this server accepts.",
+            ),
+        }
+    }
+}
+
 /// What became of the status and headers.
 enum Headers {
     /// No `start-response` yet.
@@ -127,6 +153,7 @@ pub struct Gateway {
     headers: Headers,
     phase: Phase,
     body_bytes: u64,
+    client_fault: Option<ClientFault>,
 }
 
 impl Gateway {
@@ -137,6 +164,7 @@ impl Gateway {
             headers: Headers::None,
             phase: Phase::Open,
             body_bytes: 0,
+            client_fault: None,
         }
     }
 
@@ -178,6 +206,7 @@ impl Gateway {
         for (name, value) in &headers {
             validate::check_header(name, value).map_err(Violation::InvalidHeader)?;
         }
+        validate::check_header_list(&headers).map_err(Violation::InvalidHeader)?;
         if let Some(lint) = validate::lint_content_type(&status, &headers) {
             tracing::info!("lint: {lint}");
         }
@@ -265,6 +294,12 @@ impl Gateway {
         outcome
     }
 
+    /// Records that the client caused the failure, if the response fails: its error
+    /// response then says so (408, 413) instead of the generic 500.
+    pub fn blame_client(&mut self, fault: ClientFault) {
+        self.client_fault = Some(fault);
+    }
+
     /// Bytes of body sent so far.
     pub fn body_bytes(&self) -> u64 {
         self.body_bytes
@@ -275,11 +310,14 @@ impl Gateway {
             self.sink.abort();
             return Outcome::Aborted;
         }
+        let (status, body) = self
+            .client_fault
+            .map_or((ERROR_STATUS, ERROR_BODY), ClientFault::response);
         let headers = [("Content-Type".to_owned(), b"text/plain".to_vec())];
         let sent = self
             .sink
-            .send_headers(ERROR_STATUS, &headers)
-            .and_then(|()| self.sink.send_chunk(ERROR_BODY))
+            .send_headers(status, &headers)
+            .and_then(|()| self.sink.send_chunk(body))
             .and_then(|()| self.sink.finish());
         if let Err(e) = sent {
             tracing::error!("failed to send the error response: {e}");
@@ -553,6 +591,21 @@ mod tests {
             "headers 500 Internal Server Error [Content-Type=text/plain]"
         );
         assert!(!log.concat().contains("secret"), "{log:?}");
+    }
+
+    #[test]
+    fn a_failure_the_client_caused_names_it_instead_of_500() {
+        let (mut gw, rec) = gateway();
+        gw.blame_client(ClientFault::Timeout);
+        let outcome = gw.finish(Some(Failure::App("input failed".into())));
+        assert_eq!(outcome, Outcome::Failed);
+        assert_eq!(
+            rec.take()[..2],
+            [
+                "headers 408 Request Timeout [Content-Type=text/plain]",
+                "chunk The request body took too long to arrive."
+            ]
+        );
     }
 
     #[test]

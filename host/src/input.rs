@@ -7,7 +7,7 @@
 use std::io::{self, Read};
 
 use crate::environ::Environ;
-use crate::gateway::Violation;
+use crate::gateway::{ClientFault, Violation};
 
 /// The most one `read-input` call returns: a guest asking for 4 GiB gets this much, so
 /// neither side allocates more than a pipe buffer's worth at a time.
@@ -18,6 +18,8 @@ pub struct Input {
     reader: Box<dyn Read + Send>,
     /// Bytes still allowed; `None` means up to the reader's end.
     remaining: Option<u64>,
+    /// Set when the client made a read fail (too slow, too large).
+    fault: Option<ClientFault>,
 }
 
 impl Input {
@@ -29,7 +31,11 @@ impl Input {
             None if environ.input_terminated => None,
             None => Some(0),
         };
-        Self { reader, remaining }
+        Self {
+            reader,
+            remaining,
+            fault: None,
+        }
     }
 
     /// A request with no body.
@@ -37,7 +43,13 @@ impl Input {
         Self {
             reader: Box::new(io::empty()),
             remaining: Some(0),
+            fault: None,
         }
+    }
+
+    /// The client's fault, if a read failed because of it.
+    pub fn fault(&self) -> Option<ClientFault> {
+        self.fault
     }
 
     /// Reads at most `max` bytes (and at most [`MAX_READ`]); an empty result means the
@@ -57,7 +69,14 @@ impl Input {
             match self.reader.read(&mut buf) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Violation::InputFailed(e.to_string())),
+                Err(e) => {
+                    self.fault = match e.kind() {
+                        io::ErrorKind::TimedOut => Some(ClientFault::Timeout),
+                        io::ErrorKind::FileTooLarge => Some(ClientFault::TooLarge),
+                        _ => None,
+                    };
+                    return Err(Violation::InputFailed(e.to_string()));
+                }
             }
         };
         if n == 0 && self.remaining.is_some() {

@@ -10,7 +10,9 @@
 //! - [`validate`]: status and header checks at `wsgiref.validate` grade;
 //! - [`gateway`]: the PEP 3333 state machine, writing to a [`Sink`];
 //! - [`app`]: loading a component and running one request through the gateway;
-//! - [`cgi`]: the CGI front end (`wasgi run`).
+//! - [`cache`]: compiled components, kept so a second run does not compile;
+//! - [`cgi`]: the CGI front end (`wasgi run`);
+//! - [`serve`]: the HTTP front end (`wasgi serve`).
 //!
 //! Running one request, CGI style:
 //!
@@ -19,7 +21,8 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let engine = wasgi::engine()?;
-//! let app = Application::load(&engine, "hello.wasm".as_ref())?;
+//! let cache = wasgi::cache::Cache::new("/tmp/wasgi-cache");
+//! let app = Application::load(&engine, "hello.wasm".as_ref(), Some(&cache))?;
 //! let (environ, input) = cgi::request(std::env::vars_os(), &cgi::Overrides::default(), cgi::Body::Stdin)?;
 //! let outcome = app.handle(Request { environ, input }, Box::new(cgi::CgiSink::stdout()?));
 //! assert_eq!(outcome, wasgi::Outcome::Completed);
@@ -28,14 +31,16 @@
 //! ```
 
 pub mod app;
+pub mod cache;
 pub mod cgi;
 pub mod environ;
 mod error;
 pub mod gateway;
 pub mod input;
+pub mod serve;
 pub mod validate;
 
-pub use app::{Application, Request, engine};
+pub use app::{Application, Request, engine, pooled_engine};
 pub use environ::Environ;
 pub use error::Error;
 pub use gateway::{Outcome, Sink};

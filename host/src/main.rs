@@ -3,10 +3,16 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
+use anyhow::Context as _;
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
+use wasgi::cache::Cache;
+use wasgi::serve::Limits;
 use wasgi::{Application, Error, Outcome, Request, cgi};
 
 /// Exit codes, documented in `wasgi run --help` and the README.
@@ -60,7 +66,98 @@ Exit status:
         /// body is stdin bounded by CONTENT_LENGTH, and empty with no CONTENT_LENGTH.
         #[arg(long, value_name = "FILE")]
         body: Option<PathBuf>,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
+    /// Serve the application over HTTP/1.1: a fresh instance per request.
+    #[command(after_help = "\
+Once listening it prints `listening on http://ADDR` on stderr. SIGINT or SIGTERM stop
+it gracefully: no new connections, requests in flight finish (up to
+--shutdown-timeout), exit 0. One access-log line per request goes to stderr; RUST_LOG
+sets the verbosity (for example RUST_LOG=wasgi=debug).")]
+    Serve {
+        /// The application: a wasm component implementing the wasgi world.
+        app: PathBuf,
+        /// The address to listen on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        addr: SocketAddr,
+        #[command(flatten)]
+        limits: LimitArgs,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
+}
+
+/// `wasgi serve`'s protections; the defaults are `serve::Limits::default()`.
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Requests running guest code at once (each on its own thread and instance).
+    #[arg(long, default_value_t = Limits::default().max_concurrency, value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+    max_concurrency: usize,
+    /// Requests that may wait for a slot; past this, 503.
+    #[arg(long, default_value_t = Limits::default().max_queue)]
+    max_queue: usize,
+    /// Header fields per request; past this, 431.
+    #[arg(long, default_value_t = Limits::default().max_headers, value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+    max_headers: usize,
+    /// Bytes of request line and headers; past this, 431.
+    #[arg(long, default_value_t = Limits::default().max_header_bytes, value_parser = clap::value_parser!(u32).range(1024..).map(|n| n as usize))]
+    max_header_bytes: usize,
+    /// Bytes of request body; past this, 413.
+    #[arg(long, default_value_t = Limits::default().max_body_bytes)]
+    max_body_bytes: u64,
+    /// Seconds a request head, or the next piece of a body, may take; past this, 408.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().read_timeout.as_secs_f64(), value_parser = seconds)]
+    read_timeout: f64,
+    /// Seconds shutdown waits for requests in flight.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().shutdown_timeout.as_secs_f64(), value_parser = seconds)]
+    shutdown_timeout: f64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_concurrency: self.max_concurrency,
+            max_queue: self.max_queue,
+            max_headers: self.max_headers,
+            max_header_bytes: self.max_header_bytes,
+            max_body_bytes: self.max_body_bytes,
+            read_timeout: Duration::from_secs_f64(self.read_timeout),
+            shutdown_timeout: Duration::from_secs_f64(self.shutdown_timeout),
+        }
+    }
+}
+
+/// A positive, finite number of seconds.
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(s),
+        _ => Err(format!("{text:?} is not a positive number of seconds")),
+    }
+}
+
+/// Where compiled components are kept.
+#[derive(clap::Args)]
+struct CacheArgs {
+    /// Keep compiled components here (default: $WASGI_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/wasgi, else $HOME/.cache/wasgi).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile the component on every run; never read or write the cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
+}
+
+impl CacheArgs {
+    fn cache(&self) -> Option<Cache> {
+        if self.no_cache {
+            return None;
+        }
+        self.cache_dir
+            .clone()
+            .or_else(|| Cache::default_dir(|name| std::env::var_os(name)))
+            .map(Cache::new)
+    }
 }
 
 fn main() -> ExitCode {
@@ -74,28 +171,32 @@ fn main() -> ExitCode {
         .without_time()
         .with_target(false)
         .init();
-    let code = match Cli::parse().command {
+    let result = match Cli::parse().command {
         Command::Run {
             app,
             method,
             path,
             headers,
             body,
-        } => run(
-            app,
-            cgi::Overrides {
+            cache,
+        } => {
+            let overrides = cgi::Overrides {
                 method,
                 path,
                 headers,
-            },
-            body,
-        ),
+            };
+            run(&app, &overrides, body, cache.cache().as_ref())
+        }
+        Command::Serve {
+            app,
+            addr,
+            limits,
+            cache,
+        } => {
+            serve(&app, addr, limits.limits(), cache.cache().as_ref()).map(|()| Outcome::Completed)
+        }
     };
-    ExitCode::from(code)
-}
-
-fn run(app: PathBuf, overrides: cgi::Overrides, body: Option<PathBuf>) -> u8 {
-    match try_run(&app, &overrides, body) {
+    ExitCode::from(match result {
         Ok(Outcome::Completed) => exit::COMPLETED,
         Ok(Outcome::Failed) => exit::APP_FAILED,
         Ok(Outcome::Aborted) => exit::ABORTED,
@@ -110,13 +211,15 @@ fn run(app: PathBuf, overrides: cgi::Overrides, body: Option<PathBuf>) -> u8 {
                 _ => exit::HOST,
             }
         }
-    }
+    })
 }
 
-fn try_run(
-    app: &std::path::Path,
+/// `wasgi run`: one request from the process, the response on stdout.
+fn run(
+    app: &Path,
     overrides: &cgi::Overrides,
     body: Option<PathBuf>,
+    cache: Option<&Cache>,
 ) -> anyhow::Result<Outcome> {
     let body = match body {
         None => cgi::Body::Stdin,
@@ -126,9 +229,50 @@ fn try_run(
         }
     };
     let engine = wasgi::engine()?;
-    let application = Application::load(&engine, app)?;
+    let application = Application::load(&engine, app, cache)?;
     let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let (environ, input) = cgi::request(vars, overrides, body)?;
     let sink = cgi::CgiSink::stdout()?;
     Ok(application.handle(Request { environ, input }, Box::new(sink)))
+}
+
+/// `wasgi serve`: HTTP until SIGINT or SIGTERM.
+fn serve(
+    app: &Path,
+    addr: SocketAddr,
+    limits: Limits,
+    cache: Option<&Cache>,
+) -> anyhow::Result<()> {
+    let max_instances = u32::try_from(limits.max_concurrency).unwrap_or(u32::MAX);
+    let engine = wasgi::pooled_engine(max_instances)?;
+    let application = Application::load(&engine, app, cache)?;
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(limits.max_concurrency + 16)
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        eprintln!("listening on http://{}", listener.local_addr()?);
+        wasgi::serve::serve(application, listener, limits, stop_signal()).await
+    })?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::error!("cannot listen for SIGINT/SIGTERM; stop the server with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
 }

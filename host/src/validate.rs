@@ -75,6 +75,14 @@ pub fn check_header(name: &str, value: &[u8]) -> Result<(), String> {
             quote(bytes),
         ));
     }
+    if name.eq_ignore_ascii_case("content-length")
+        && (value.is_empty() || !value.iter().all(u8::is_ascii_digit))
+    {
+        return Err(format!(
+            "header \"Content-Length\" value {} is not a decimal number of bytes",
+            quote(value)
+        ));
+    }
     if let Some(at) = value
         .iter()
         .position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
@@ -83,6 +91,21 @@ pub fn check_header(name: &str, value: &[u8]) -> Result<(), String> {
             "header {} value holds control character {} at byte {at}: CR, LF, NUL and other controls would split or corrupt the response",
             quote(bytes),
             hex(value[at]),
+        ));
+    }
+    Ok(())
+}
+
+/// Rules across the whole header list: at most one Content-Length (two could frame
+/// the body two ways, the root of request smuggling).
+pub fn check_header_list(headers: &[(String, Vec<u8>)]) -> Result<(), String> {
+    let lengths = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .count();
+    if lengths > 1 {
+        return Err(format!(
+            "{lengths} Content-Length headers: a response has at most one"
         ));
     }
     Ok(())
@@ -212,6 +235,22 @@ mod tests {
         }
         assert_eq!(check_header("X", b"a\tb \xe9"), Ok(()));
         assert_eq!(check_header("X", b""), Ok(()));
+    }
+
+    #[test]
+    fn content_length_must_be_one_decimal_number() {
+        assert_eq!(check_header("Content-Length", b"42"), Ok(()));
+        for bad in [&b""[..], b"-1", b"4 2", b"0x10", b"1e3"] {
+            let err = check_header("content-length", bad).expect_err("bad length");
+            assert!(err.contains("not a decimal number"), "{err}");
+        }
+        let two = [
+            ("Content-Length".to_owned(), b"1".to_vec()),
+            ("content-length".to_owned(), b"1".to_vec()),
+        ];
+        let err = check_header_list(&two).expect_err("two lengths");
+        assert!(err.contains("at most one"), "{err}");
+        assert_eq!(check_header_list(&two[..1]), Ok(()));
     }
 
     #[test]
