@@ -472,6 +472,19 @@ fn write_after_the_body_ended_is_refused_and_changes_nothing() {
     );
 }
 
+#[test]
+fn a_body_that_does_not_match_its_content_length_is_aborted() {
+    let out = wasgi_run("content-length-mismatch", &[], &[]);
+    let partial =
+        b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nshort body\n";
+    expect(
+        &out,
+        partial,
+        ABORTED,
+        &["short of its Content-Length of 100"],
+    );
+}
+
 // ---- Section 6: errors -------------------------------------------------------------
 
 #[test]
@@ -662,14 +675,17 @@ fn the_second_run_loads_the_compiled_component_from_the_cache() {
 
 #[test]
 fn every_rust_guest_has_a_test() {
-    let tests = std::fs::read_to_string(root().join("tests/cli.rs")).expect("read tests");
+    let tests: String = ["tests/cli.rs", "tests/serve.rs"]
+        .iter()
+        .map(|f| std::fs::read_to_string(root().join(f)).expect("read tests"))
+        .collect();
     for entry in std::fs::read_dir(root().join("guests/rust")).expect("guests") {
         let name = entry.expect("entry").file_name();
         let name = name.to_str().expect("utf-8 name");
         let call = format!("\"{name}\"");
         assert!(
             tests.matches(&call).count() >= 1,
-            "guests/rust/{name} is not used by any test in tests/cli.rs"
+            "guests/rust/{name} is not used by any test in tests/cli.rs or tests/serve.rs"
         );
     }
 }

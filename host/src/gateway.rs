@@ -153,6 +153,8 @@ pub struct Gateway {
     headers: Headers,
     phase: Phase,
     body_bytes: u64,
+    /// The Content-Length the application declared, once its headers went out.
+    declared_length: Option<u64>,
     client_fault: Option<ClientFault>,
 }
 
@@ -164,6 +166,7 @@ impl Gateway {
             headers: Headers::None,
             phase: Phase::Open,
             body_bytes: 0,
+            declared_length: None,
             client_fault: None,
         }
     }
@@ -234,6 +237,13 @@ impl Gateway {
             return Ok(());
         }
         self.send_stored_headers()?;
+        let total = self.body_bytes + data.len() as u64;
+        if let Some(declared) = self.declared_length.filter(|&d| total > d) {
+            self.abort();
+            return Err(Violation::OutputClosed(format!(
+                "the body is longer than its Content-Length of {declared} bytes: the response is aborted"
+            )));
+        }
         if let Err(e) = self.sink.send_chunk(data) {
             return Err(self.output_failed(e));
         }
@@ -251,6 +261,13 @@ impl Gateway {
                 return Err(Failure::Rule(Violation::WriteBeforeStartResponse));
             }
             self.send_stored_headers().map_err(Failure::Rule)?;
+            if let Some(declared) = self.declared_length.filter(|&d| d != self.body_bytes) {
+                self.seal();
+                return Err(Failure::Rule(Violation::OutputClosed(format!(
+                    "the body ended after {} bytes, short of its Content-Length of {declared}",
+                    self.body_bytes
+                ))));
+            }
         }
         self.seal();
         Ok(())
@@ -328,6 +345,10 @@ impl Gateway {
 
     fn send_stored_headers(&mut self) -> Result<(), Violation> {
         if let Headers::Stored { status, headers } = &self.headers {
+            self.declared_length = headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok());
             if let Err(e) = self.sink.send_headers(status, headers) {
                 return Err(self.output_failed(e));
             }
@@ -637,6 +658,41 @@ mod tests {
             rec.take(),
             ["headers 200 OK [Content-Type=text/plain]", "abort"]
         );
+    }
+
+    fn with_length(n: &str) -> Vec<Header> {
+        vec![("Content-Length".into(), n.as_bytes().to_vec())]
+    }
+
+    #[test]
+    fn a_body_longer_than_its_content_length_is_aborted_not_passed_on() {
+        let (mut gw, rec) = gateway();
+        gw.start_response(b"200 OK".to_vec(), with_length("3"), None)
+            .expect("ok");
+        gw.write(b"ab").expect("within");
+        assert!(matches!(gw.write(b"cd"), Err(Violation::OutputClosed(_))));
+        assert_eq!(gw.finish(None), Outcome::Aborted);
+        assert_eq!(
+            rec.take(),
+            ["headers 200 OK [Content-Length=3]", "chunk ab", "abort"]
+        );
+    }
+
+    #[test]
+    fn a_body_shorter_than_its_content_length_is_aborted() {
+        let (mut gw, rec) = gateway();
+        gw.start_response(b"200 OK".to_vec(), with_length("3"), None)
+            .expect("ok");
+        gw.write(b"ab").expect("within");
+        let failure = gw.end_of_body().expect_err("short");
+        assert_eq!(gw.finish(Some(failure)), Outcome::Aborted);
+        assert_eq!(rec.take().last().map(String::as_str), Some("abort"));
+        let (mut exact, _) = gateway();
+        exact
+            .start_response(b"200 OK".to_vec(), with_length("2"), None)
+            .expect("ok");
+        exact.write(b"ab").expect("exact");
+        assert_eq!(exact.finish(None), Outcome::Completed);
     }
 
     #[test]

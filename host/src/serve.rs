@@ -186,6 +186,12 @@ fn fixed(status: StatusCode, text: &'static str) -> Response<ResponseBody> {
             .boxed(),
     );
     *response.status_mut() = status;
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // RFC 9110's name, as the gateway's own 413 says it.
+        response
+            .extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(b"Content Too Large"));
+    }
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain"),
@@ -265,7 +271,6 @@ async fn handle(
     let sink = HttpSink {
         head: Some(head_tx),
         chunks: chunk_tx,
-        declared_length: None,
         sent: 0,
         status: log.status.clone(),
         bytes: log.bytes.clone(),
@@ -279,7 +284,7 @@ async fn handle(
         log.done(outcome);
     });
     match head_rx.await {
-        Ok(head) => head.into_response(ChunkBody(chunk_rx).boxed()),
+        Ok(head) => head.into_response(ChunkBody::new(chunk_rx).boxed()),
         // The gateway always sends a head before it finishes (its own 500 if need be);
         // none means the request thread died.
         Err(_) => fixed(
@@ -450,7 +455,6 @@ impl Head {
 struct HttpSink {
     head: Option<oneshot::Sender<Head>>,
     chunks: mpsc::Sender<io::Result<Frame<Bytes>>>,
-    declared_length: Option<u64>,
     sent: u64,
     status: Arc<AtomicU16>,
     bytes: Arc<AtomicU64>,
@@ -475,9 +479,6 @@ impl Sink for HttpSink {
         for (name, value) in headers {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|e| invalid(format!("header name {name:?}: {e}")))?;
-            if name == hyper::header::CONTENT_LENGTH {
-                self.declared_length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
-            }
             let value = HeaderValue::from_bytes(value)
                 .map_err(|e| invalid(format!("header {name} value: {e}")))?;
             head.headers.push((name, value));
@@ -488,33 +489,17 @@ impl Sink for HttpSink {
     }
 
     fn send_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
-        let after = self.sent + chunk.len() as u64;
-        if let Some(declared) = self.declared_length.filter(|&d| after > d) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("the body is longer than its Content-Length ({declared} bytes)"),
-            ));
-        }
         self.chunks
             .blocking_send(Ok(Frame::data(Bytes::copy_from_slice(chunk))))
             .map_err(|_| gone())?;
-        self.sent = after;
-        self.bytes.store(after, Ordering::Relaxed);
+        self.sent += chunk.len() as u64;
+        self.bytes.store(self.sent, Ordering::Relaxed);
         Ok(())
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        match self.declared_length {
-            Some(declared) if declared != self.sent => Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "the body ended at {} bytes, short of its Content-Length ({declared} bytes)",
-                    self.sent
-                ),
-            )),
-            // Dropping the sender ends the body: hyper terminates it cleanly.
-            _ => Ok(()),
-        }
+        // Dropping the sender (with the sink) ends the body: hyper terminates it.
+        Ok(())
     }
 
     fn abort(&mut self) {
@@ -527,7 +512,24 @@ impl Sink for HttpSink {
 }
 
 /// The guest's chunks, as a hyper body.
-struct ChunkBody(mpsc::Receiver<io::Result<Frame<Bytes>>>);
+struct ChunkBody {
+    rx: mpsc::Receiver<io::Result<Frame<Bytes>>>,
+    /// Data went to hyper since it last flushed (since this body was last pending).
+    unflushed: bool,
+    /// An abort held back for one turn, so that hyper first flushes the data it
+    /// already has: the client must receive every chunk sent before the abort.
+    abort: Option<io::Error>,
+}
+
+impl ChunkBody {
+    fn new(rx: mpsc::Receiver<io::Result<Frame<Bytes>>>) -> Self {
+        Self {
+            rx,
+            unflushed: false,
+            abort: None,
+        }
+    }
+}
 
 impl hyper::body::Body for ChunkBody {
     type Data = Bytes;
@@ -537,7 +539,26 @@ impl hyper::body::Body for ChunkBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<io::Result<Frame<Bytes>>>> {
-        self.0.poll_recv(cx)
+        if let Some(abort) = self.abort.take() {
+            return Poll::Ready(Some(Err(abort)));
+        }
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(Err(abort))) if self.unflushed => {
+                // hyper flushes when the body is pending; come back at once after.
+                self.unflushed = false;
+                self.abort = Some(abort);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Poll::Ready(frame) => {
+                self.unflushed = matches!(frame, Some(Ok(_)));
+                Poll::Ready(frame)
+            }
+            Poll::Pending => {
+                self.unflushed = false;
+                Poll::Pending
+            }
+        }
     }
 }
 

@@ -1,6 +1,9 @@
 //! Helpers for the integration tests: the real `wasgi` binary, the real guests (built
 //! once per test run by guests/build.sh), and waits that end with a clear failure
 //! instead of hanging.
+//!
+//! Each test binary uses its own part of these helpers.
+#![allow(dead_code)]
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -28,13 +31,14 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
-/// The compiled guest `guests/rust/<name>`, built (with every other guest) the first
-/// time any test asks for one.
+/// The compiled guest `guests/rust/<name>`, built (with every other Rust guest) the
+/// first time any test asks for one.
 pub fn guest(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let status = Command::new("bash")
             .arg(root().join("guests/build.sh"))
+            .arg("rust")
             .status()
             .expect("failed to run guests/build.sh");
         assert!(status.success(), "guests/build.sh failed: {status}");
@@ -178,6 +182,119 @@ pub fn variable(json: &serde_json::Value, name: &str) -> Option<Vec<u8>> {
 pub fn os_bytes(bytes: &[u8]) -> OsString {
     use std::os::unix::ffi::OsStringExt;
     OsString::from_vec(bytes.to_vec())
+}
+
+/// A running `wasgi serve`, killed when dropped.
+pub struct Server {
+    child: Child,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    log: std::sync::Arc<(std::sync::Mutex<String>, std::sync::Condvar)>,
+}
+
+impl Server {
+    /// Starts `wasgi serve GUEST --addr 127.0.0.1:0 ARGS...` and waits for its
+    /// `listening on` line (never sleeps).
+    pub fn start(name: &str, args: &[&str]) -> Self {
+        let mut child = wasgi()
+            .arg("serve")
+            .arg(guest(name))
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("failed to start wasgi serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = std::sync::Arc::new((
+            std::sync::Mutex::new(String::new()),
+            std::sync::Condvar::new(),
+        ));
+        let (tx, rx) = mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.strip_prefix("listening on http://") {
+                    let _ = tx.send(addr.to_owned());
+                }
+                let (text, changed) = &*sink;
+                let mut text = text.lock().expect("log lock");
+                text.push_str(&line);
+                text.push('\n');
+                changed.notify_all();
+            }
+        });
+        let addr = match rx.recv_timeout(HANG) {
+            Ok(addr) => addr.parse().expect("a socket address"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("wasgi serve printed no `listening on` line within {HANG:?}");
+            }
+        };
+        Self { child, addr, log }
+    }
+
+    /// `http://ADDR` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        self.log.0.lock().expect("log lock").clone()
+    }
+
+    /// Waits until the log holds `needle` (woken by each new line), failing the test
+    /// if it does not within [`HANG`].
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let (text, changed) = &*self.log;
+        let text = text.lock().expect("log lock");
+        let (text, timeout) = changed
+            .wait_timeout_while(text, HANG, |t| !t.contains(needle))
+            .expect("log lock");
+        assert!(
+            !timeout.timed_out(),
+            "{needle:?} never appeared in the log:\n{text}"
+        );
+        text.clone()
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) to the server.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the server to exit and returns its exit code.
+    pub fn exit_code(mut self) -> i32 {
+        let (tx, rx) = mpsc::channel();
+        let mut child = std::mem::replace(
+            &mut self.child,
+            Command::new("true").spawn().expect("placeholder"),
+        );
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let status = rx
+            .recv_timeout(HANG)
+            .unwrap_or_else(|_| panic!("the server did not exit within {HANG:?}"))
+            .expect("wait");
+        status.code().expect("exit code, not a signal")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The generic 500 of gateway-semantics section 6, byte for byte.
