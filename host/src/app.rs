@@ -6,6 +6,7 @@
 //! chunk by chunk into the [`Gateway`], close the body, finish or fail. Front ends
 //! call `handle` with a [`Sink`]; every rule lives in the gateway core.
 
+use std::io::Read as _;
 use std::path::Path;
 
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
@@ -80,19 +81,25 @@ impl Application {
     /// Reads, checks and compiles the component at `path`, through `cache` when
     /// given. Every refusal says which file and what is wrong with it.
     pub fn load(engine: &Engine, path: &Path, cache: Option<&Cache>) -> Result<Self, Error> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Read {
+        let read_error = |source| Error::Read {
             path: path.to_owned(),
             source,
-        })?;
-        check_header(path, &bytes)?;
+        };
+        let mut header = Vec::with_capacity(8);
+        std::fs::File::open(path)
+            .and_then(|file| file.take(8).read_to_end(&mut header))
+            .map_err(read_error)?;
+        check_header(path, &header)?;
         let component = match cache {
-            Some(cache) => cache.component(engine, &bytes),
-            None => Component::from_binary(engine, &bytes),
-        }
-        .map_err(|e| Error::Invalid {
-            path: path.to_owned(),
-            reason: one_line(&e),
-        })?;
+            Some(cache) => cache.component(engine, path)?,
+            None => {
+                let bytes = std::fs::read(path).map_err(read_error)?;
+                Component::from_binary(engine, &bytes).map_err(|e| Error::Invalid {
+                    path: path.to_owned(),
+                    reason: one_line(&e),
+                })?
+            }
+        };
         Self::new(engine, path, &component)
     }
 
@@ -128,13 +135,14 @@ impl Application {
     /// log line.
     pub fn handle(&self, request: Request, sink: Box<dyn Sink>) -> Outcome {
         let Request { environ, input } = request;
+        let head = environ.get("REQUEST_METHOD") == Some(b"HEAD");
         let wit_environ = WitEnviron {
             url_scheme: environ.url_scheme().to_owned(),
             multithread: environ.multithread,
             multiprocess: environ.multiprocess,
             run_once: environ.run_once,
             input_terminated: environ.input_terminated,
-            variables: environ.variables().to_vec(),
+            variables: environ.into_variables(),
         };
         let state = RequestState {
             wasi: WasiCtx::builder()
@@ -142,7 +150,7 @@ impl Application {
                 .stderr(std::io::stderr())
                 .build(),
             table: ResourceTable::new(),
-            gateway: Gateway::new(sink),
+            gateway: Gateway::new(sink).with_head_request(head),
             input,
         };
         let mut store = Store::new(self.pre.engine(), state);

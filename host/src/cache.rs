@@ -5,11 +5,14 @@
 //! in milliseconds. Entries are keyed by the component's content, the wasmtime version
 //! and the engine's settings (wasmtime's own compatibility hash), so a changed
 //! component, a new wasgi or a different engine configuration never picks up a stale
-//! entry. Each entry carries a BLAKE3 digest of its compiled bytes, checked before
-//! they are loaded: a truncated or corrupted entry is rebuilt, never run. Entries are
-//! written to a temporary file and renamed into place, so readers never see half an
-//! entry. The directory is created private to the user (0700); anyone who can write
-//! to it can make wasgi run their code, exactly as with wasmtime's own cache.
+//! entry. An entry is two files: the compiled artifact (`KEY.cwasm`) and the BLAKE3
+//! digest of its bytes (`KEY.sum`), checked before the artifact is loaded: a
+//! truncated, corrupted or half-written entry is rebuilt, never run. Both files are
+//! written to temporary names and renamed into place, the digest last. A sound
+//! artifact is then mapped from its file, not copied: wasmtime uses the file itself
+//! for its copy-on-write memory images, and processes share its pages. The directory
+//! is created private to the user (0700); anyone who can write to it can make wasgi
+//! run their code, exactly as with wasmtime's own cache.
 
 use std::fs;
 use std::hash::{Hash, Hasher};
@@ -20,8 +23,7 @@ use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// The length of the digest that heads every entry.
-const DIGEST_LEN: usize = blake3::OUT_LEN;
+use crate::error::{Error, one_line};
 
 /// Where compiled components are kept.
 #[derive(Clone, Debug)]
@@ -49,73 +51,58 @@ impl Cache {
         &self.dir
     }
 
-    /// The component for `wasm`: loaded from the cache when a sound entry exists,
-    /// else compiled and stored. Problems with the cache itself are logged and never
-    /// stop the component from running.
-    pub fn component(&self, engine: &Engine, wasm: &[u8]) -> wasmtime::Result<Component> {
-        let entry = self.entry_path(engine, wasm);
-        if let Some(component) = self.load(engine, &entry) {
+    /// The component in the file at `path`: loaded from the cache when a sound entry
+    /// exists, else read, compiled and stored. On a hit the component's bytes are only
+    /// hashed, through a mapping, never copied. Problems with the cache itself are
+    /// logged and never stop the component from running.
+    pub fn component(&self, engine: &Engine, path: &Path) -> Result<Component, Error> {
+        let read_error = |source| Error::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let entry = self.entry_path(engine, path).map_err(read_error)?;
+        if let Some(component) = load(engine, &entry) {
             tracing::debug!("loaded the compiled component from {}", entry.display());
             return Ok(component);
         }
+        let wasm = fs::read(path).map_err(read_error)?;
+        let invalid = |e: wasmtime::Error| Error::Invalid {
+            path: path.to_owned(),
+            reason: one_line(&e),
+        };
         let started = std::time::Instant::now();
-        let compiled = engine.precompile_component(wasm)?;
+        let compiled = engine.precompile_component(&wasm).map_err(invalid)?;
         tracing::debug!(
             "compiled the component in {:.3}s; caching it as {}",
             started.elapsed().as_secs_f64(),
             entry.display()
         );
-        if let Err(e) = self.store(&entry, &compiled) {
-            tracing::warn!(
-                "failed to write the compile cache entry {}: {e}; the next run compiles again",
-                entry.display()
-            );
+        match self.store(&entry, &compiled) {
+            // Map the stored file, as the next run will.
+            Ok(()) => deserialize_file(engine, &entry),
+            Err(e) => {
+                tracing::warn!(
+                    "failed to write the compile cache entry {}: {e}; the next run compiles again",
+                    entry.display()
+                );
+                deserialize(engine, &compiled)
+            }
         }
-        deserialize(engine, &compiled)
+        .map_err(invalid)
     }
 
-    fn entry_path(&self, engine: &Engine, wasm: &[u8]) -> PathBuf {
+    /// The entry for the component in `path`: its content, the wasgi version and the
+    /// engine's settings, hashed.
+    fn entry_path(&self, engine: &Engine, path: &Path) -> std::io::Result<PathBuf> {
         let mut settings = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut settings);
         let mut key = blake3::Hasher::new();
         key.update(b"wasgi compile cache v1\0");
         key.update(env!("CARGO_PKG_VERSION").as_bytes());
         key.update(&settings.finish().to_le_bytes());
-        key.update(wasm);
+        key.update_mmap(path)?;
         let name = key.finalize().to_hex();
-        self.dir.join(format!("{}.cwasm", &name[..32]))
-    }
-
-    /// A sound entry's component; `None` (after logging why) for a missing, corrupt
-    /// or incompatible one.
-    fn load(&self, engine: &Engine, entry: &Path) -> Option<Component> {
-        let bytes = match fs::read(entry) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-            Err(e) => {
-                tracing::warn!("cannot read compile cache entry {}: {e}", entry.display());
-                return None;
-            }
-        };
-        let sound = bytes.len() > DIGEST_LEN
-            && blake3::hash(&bytes[DIGEST_LEN..]).as_bytes() == &bytes[..DIGEST_LEN];
-        if !sound {
-            tracing::warn!(
-                "compile cache entry {} is corrupt; compiling again",
-                entry.display()
-            );
-            return None;
-        }
-        match deserialize(engine, &bytes[DIGEST_LEN..]) {
-            Ok(component) => Some(component),
-            Err(e) => {
-                tracing::warn!(
-                    "compile cache entry {} does not load ({e}); compiling again",
-                    entry.display()
-                );
-                None
-            }
-        }
+        Ok(self.dir.join(format!("{}.cwasm", &name[..32])))
     }
 
     fn store(&self, entry: &Path, compiled: &[u8]) -> std::io::Result<()> {
@@ -123,28 +110,79 @@ impl Cache {
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)?;
-        let tmp = entry.with_extension(format!("tmp{}", std::process::id()));
-        let mut file = fs::File::create(&tmp)?;
-        let written = file
-            .write_all(blake3::hash(compiled).as_bytes())
-            .and_then(|()| file.write_all(compiled))
-            .and_then(|()| file.sync_all())
-            .and_then(|()| fs::rename(&tmp, entry));
-        if written.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        written
+        write_atomically(entry, compiled)?;
+        write_atomically(&sum_path(entry), blake3::hash(compiled).to_hex().as_bytes())
     }
 }
 
-/// Loads compiled bytes that this process produced or verified against their digest.
+/// The digest file beside an artifact.
+fn sum_path(entry: &Path) -> PathBuf {
+    entry.with_extension("sum")
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it into place.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = fs::File::create(&tmp)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+        .and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// A sound entry's component; `None` (after logging why) for a missing, corrupt or
+/// incompatible one.
+fn load(engine: &Engine, entry: &Path) -> Option<Component> {
+    let digest = |path: &Path| -> std::io::Result<blake3::Hash> {
+        Ok(blake3::Hasher::new().update_mmap(path)?.finalize())
+    };
+    let read = fs::read(sum_path(entry)).and_then(|sum| Ok((sum, digest(entry)?)));
+    let (sum, actual) = match read {
+        Ok(found) => found,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            tracing::warn!("cannot read compile cache entry {}: {e}", entry.display());
+            return None;
+        }
+    };
+    if actual.to_hex().as_bytes() != sum.as_slice() {
+        tracing::warn!(
+            "compile cache entry {} is corrupt; compiling again",
+            entry.display()
+        );
+        return None;
+    }
+    match deserialize_file(engine, entry) {
+        Ok(component) => Some(component),
+        Err(e) => {
+            tracing::warn!(
+                "compile cache entry {} does not load ({e}); compiling again",
+                entry.display()
+            );
+            None
+        }
+    }
+}
+
+/// Loads compiled bytes that this process just produced.
 #[allow(unsafe_code)]
 fn deserialize(engine: &Engine, compiled: &[u8]) -> wasmtime::Result<Component> {
-    // SAFETY: `compiled` is either the output of `precompile_component` in this very
-    // process, or a cache entry whose BLAKE3 digest matched, written by us into a
-    // directory private to this user. wasmtime itself checks that it was compiled by
-    // the same wasmtime version with compatible settings.
+    // SAFETY: `compiled` is the output of `precompile_component` in this very process,
+    // with this engine.
     unsafe { Component::deserialize(engine, compiled) }
+}
+
+/// Maps a cache entry whose digest matched, or that this process just wrote.
+#[allow(unsafe_code)]
+fn deserialize_file(engine: &Engine, entry: &Path) -> wasmtime::Result<Component> {
+    // SAFETY: the file's BLAKE3 digest matched the one stored beside it in a directory
+    // private to this user, or this process wrote it a moment ago; wasmtime itself
+    // checks that it was compiled by this wasmtime version with compatible settings.
+    // Entries are replaced by rename, never rewritten in place, so the mapping cannot
+    // change under us.
+    unsafe { Component::deserialize_file(engine, entry) }
 }
 
 #[cfg(test)]
@@ -160,6 +198,14 @@ mod tests {
 
     const WAT: &str = r#"(component (core module (func (export "f"))))"#;
 
+    /// Writes a component from WAT into `dir` and returns its path.
+    fn component_file(dir: &Path, name: &str, wat: &str) -> PathBuf {
+        fs::create_dir_all(dir).expect("dir");
+        let path = dir.join(name);
+        fs::write(&path, wat::parse_str(wat).expect("wat")).expect("write");
+        path
+    }
+
     fn entries(dir: &Path) -> Vec<PathBuf> {
         fs::read_dir(dir)
             .expect("cache dir")
@@ -171,18 +217,19 @@ mod tests {
     fn the_second_load_comes_from_the_cache() {
         let dir = scratch("hit");
         let engine = Engine::default();
-        let wasm = wat::parse_str(WAT).expect("wat");
-        let cache = Cache::new(&dir);
+        let wasm = component_file(&dir.join("src"), "app.wasm", WAT);
+        let cache = Cache::new(dir.join("cache"));
         cache.component(&engine, &wasm).expect("compile");
-        let files = entries(&dir);
-        assert_eq!(files.len(), 1);
-        let stamp = fs::metadata(&files[0])
+        let files = entries(&dir.join("cache"));
+        assert_eq!(files.len(), 2, "the artifact and its sum: {files:?}");
+        let entry = cache.entry_path(&engine, &wasm).expect("key");
+        let stamp = fs::metadata(&entry)
             .expect("meta")
             .modified()
             .expect("mtime");
         cache.component(&engine, &wasm).expect("load");
-        assert_eq!(entries(&dir), files, "no second entry");
-        let again = fs::metadata(&files[0])
+        assert_eq!(entries(&dir.join("cache")), files, "no second entry");
+        let again = fs::metadata(&entry)
             .expect("meta")
             .modified()
             .expect("mtime");
@@ -194,20 +241,27 @@ mod tests {
     fn a_corrupt_entry_is_rebuilt_not_trusted() {
         let dir = scratch("corrupt");
         let engine = Engine::default();
-        let wasm = wat::parse_str(WAT).expect("wat");
-        let cache = Cache::new(&dir);
+        let wasm = component_file(&dir.join("src"), "app.wasm", WAT);
+        let cache = Cache::new(dir.join("cache"));
         cache.component(&engine, &wasm).expect("compile");
-        let entry = entries(&dir).remove(0);
+        let entry = cache.entry_path(&engine, &wasm).expect("key");
         let mut bytes = fs::read(&entry).expect("read");
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
         fs::write(&entry, &bytes).expect("corrupt it");
+        assert!(
+            load(&engine, &entry).is_none(),
+            "a corrupt entry is never loaded"
+        );
         cache.component(&engine, &wasm).expect("rebuilt");
         let repaired = fs::read(&entry).expect("read");
         assert_ne!(repaired, bytes, "the corrupt entry was replaced");
-        assert_eq!(
-            blake3::hash(&repaired[DIGEST_LEN..]).as_bytes(),
-            &repaired[..DIGEST_LEN]
+        let sum = fs::read(sum_path(&entry)).expect("sum");
+        assert_eq!(blake3::hash(&repaired).to_hex().as_bytes(), sum.as_slice());
+        fs::remove_file(sum_path(&entry)).expect("drop the sum");
+        assert!(
+            load(&engine, &entry).is_none(),
+            "an entry without its sum is never loaded"
         );
         fs::remove_dir_all(&dir).expect("clean");
     }
@@ -215,18 +269,21 @@ mod tests {
     #[test]
     fn different_content_or_settings_get_different_entries() {
         let dir = scratch("keys");
-        let wasm = wat::parse_str(WAT).expect("wat");
-        let other =
-            wat::parse_str(r#"(component (core module (func (export "g"))))"#).expect("wat");
-        let cache = Cache::new(&dir);
+        let wasm = component_file(&dir.join("src"), "app.wasm", WAT);
+        let other = component_file(
+            &dir.join("src"),
+            "other.wasm",
+            r#"(component (core module (func (export "g"))))"#,
+        );
+        let cache = Cache::new(dir.join("cache"));
         let plain = Engine::default();
         let mut config = wasmtime::Config::new();
         config.cranelift_opt_level(wasmtime::OptLevel::None);
         let unoptimized = Engine::new(&config).expect("engine");
-        let a = cache.entry_path(&plain, &wasm);
-        assert_ne!(a, cache.entry_path(&plain, &other));
-        assert_ne!(a, cache.entry_path(&unoptimized, &wasm));
-        assert_eq!(a, cache.entry_path(&Engine::default(), &wasm));
+        let a = cache.entry_path(&plain, &wasm).expect("key");
+        assert_ne!(a, cache.entry_path(&plain, &other).expect("key"));
+        assert_ne!(a, cache.entry_path(&unoptimized, &wasm).expect("key"));
+        assert_eq!(a, cache.entry_path(&Engine::default(), &wasm).expect("key"));
     }
 
     #[test]

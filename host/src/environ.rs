@@ -201,6 +201,11 @@ impl Environ {
     pub fn variables(&self) -> &[(String, Vec<u8>)] {
         &self.variables
     }
+
+    /// All variables, in order, each name once, taken out of the environ.
+    pub fn into_variables(self) -> Vec<(String, Vec<u8>)> {
+        self.variables
+    }
 }
 
 /// The parts of an HTTP request that make its environ (`wasgi serve`).

@@ -153,8 +153,11 @@ pub struct Gateway {
     headers: Headers,
     phase: Phase,
     body_bytes: u64,
-    /// The Content-Length the application declared, once its headers went out.
+    /// The Content-Length the application declared, once its headers went out, when
+    /// it is the length of this body (not for HEAD, 1xx, 204 or 304).
     declared_length: Option<u64>,
+    /// The request is HEAD: its response's Content-Length describes a body not sent.
+    head_request: bool,
     client_fault: Option<ClientFault>,
 }
 
@@ -167,8 +170,16 @@ impl Gateway {
             phase: Phase::Open,
             body_bytes: 0,
             declared_length: None,
+            head_request: false,
             client_fault: None,
         }
+    }
+
+    /// Marks the request as HEAD (or not): then the response's Content-Length is the
+    /// length of the body a GET would get, and no body is held to it.
+    pub fn with_head_request(mut self, head: bool) -> Self {
+        self.head_request = head;
+        self
     }
 
     /// PEP 3333's `start_response`: validate and store; send nothing.
@@ -345,9 +356,16 @@ impl Gateway {
 
     fn send_stored_headers(&mut self) -> Result<(), Violation> {
         if let Headers::Stored { status, headers } = &self.headers {
+            // RFC 9110 section 8.6: for HEAD and 304 the length is that of a body not
+            // sent; 1xx and 204 have no body at all.
+            let length_is_this_body = !self.head_request
+                && !status.starts_with(b"1")
+                && !status.starts_with(b"204")
+                && !status.starts_with(b"304");
             self.declared_length = headers
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                .filter(|_| length_is_this_body)
                 .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok());
             if let Err(e) = self.sink.send_headers(status, headers) {
                 return Err(self.output_failed(e));
@@ -693,6 +711,20 @@ mod tests {
             .expect("ok");
         exact.write(b"ab").expect("exact");
         assert_eq!(exact.finish(None), Outcome::Completed);
+    }
+
+    #[test]
+    fn a_head_response_declares_a_length_it_does_not_send() {
+        let rec = Recorder::default();
+        let mut gw = Gateway::new(Box::new(rec.clone())).with_head_request(true);
+        gw.start_response(b"200 OK".to_vec(), with_length("14"), None)
+            .expect("ok");
+        assert_eq!(gw.finish(None), Outcome::Completed);
+        let (mut not_modified, _) = gateway();
+        not_modified
+            .start_response(b"304 Not Modified".to_vec(), with_length("14"), None)
+            .expect("ok");
+        assert_eq!(not_modified.finish(None), Outcome::Completed);
     }
 
     #[test]

@@ -1,0 +1,53 @@
+"""The ``wasgi-py`` command. ``wasgi-py build --help`` lists the flags; the work is in
+``wasgi_py.build``."""
+
+import argparse
+import sys
+
+from wasgi_py.build import BuildError, build
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="wasgi-py",
+        description="Build unmodified PEP 3333 (WSGI) apps into wasgi components.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    b = commands.add_parser(
+        "build",
+        help="compile module:callable into a component",
+        description="Compile a PEP 3333 app into a wasgi component (componentize-py 0.25.1).",
+    )
+    b.add_argument("spec", metavar="module:callable", help="the app, e.g. app:application")
+    b.add_argument("-o", "--output", required=True, help="the component to write")
+    b.add_argument(
+        "-p",
+        "--path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory holding the app's modules (repeatable; default: .)",
+    )
+    b.add_argument(
+        "--deps",
+        metavar="DIR",
+        help="pure-Python dependencies, installed with `pip install --target DIR`",
+    )
+    b.add_argument(
+        "--preload",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="a module the app imports only at request time (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        build(args.spec, args.output, args.path, args.deps, args.preload)
+    except (BuildError, ValueError) as e:
+        print(f"wasgi-py: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,448 @@
+//! Differential conformance: every Python guest, compiled with wasgi-py, against PEP
+//! 3333's own CGI gateway (`run_with_cgi`, verbatim in tests/reference/run_with_cgi.py,
+//! run by the system python3 on the app's source).
+//!
+//! Each request of the corpus runs three times: the Rust `environ` guest tells the
+//! environ wasgi builds for it (CGI variables and flags, wsgiref's defaults filled in),
+//! the reference runs the app with exactly that environ, and `wasgi run` runs the
+//! compiled component. Stdout must be byte-identical, but for the deliberate
+//! differences of docs/PYTHON.md, each encoded in [`expected_from_wasgi`] and
+//! [`reference_body`].
+
+mod util;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use util::*;
+
+/// One request, as flags and CGI variables for `wasgi run` and a body on stdin.
+struct Request {
+    label: &'static str,
+    args: Vec<String>,
+    vars: Vec<(&'static str, Vec<u8>)>,
+    stdin: Vec<u8>,
+}
+
+fn get(label: &'static str, path: &str) -> Request {
+    Request {
+        label,
+        args: vec!["--path".into(), path.into()],
+        vars: Vec::new(),
+        stdin: Vec::new(),
+    }
+}
+
+impl Request {
+    fn method(mut self, method: &str) -> Self {
+        self.args.extend(["--method".into(), method.into()]);
+        self
+    }
+
+    fn header(mut self, header: &str) -> Self {
+        self.args.extend(["--header".into(), header.into()]);
+        self
+    }
+
+    fn var(mut self, name: &'static str, value: &[u8]) -> Self {
+        self.vars.push((name, value.to_vec()));
+        self
+    }
+
+    /// A body on stdin with its CONTENT_LENGTH, as a web server gives a CGI program.
+    fn body(self, body: &[u8]) -> Self {
+        let len = body.len().to_string();
+        self.body_with_length(body, len.as_bytes())
+    }
+
+    fn body_with_length(mut self, body: &[u8], content_length: &[u8]) -> Self {
+        self.stdin = body.to_vec();
+        self.var("CONTENT_LENGTH", content_length)
+    }
+}
+
+/// At least 30 requests: methods, paths with percent-encoded and raw non-ASCII bytes,
+/// query strings, bodies read every way wsgi.input allows, repeated headers, empty
+/// bodies, and the error paths of the exc-info guest.
+fn corpus() -> Vec<Request> {
+    let form = b"comment=hi+there&name=J%C3%B6rg&empty=";
+    let lines = b"first line\nsecond line\n\nlast, no newline";
+    let every_byte: Vec<u8> = (0..=255).collect();
+    let large: Vec<u8> = (0..200_000u32)
+        .map(|i| b"0123456789abcdef\n"[(i % 17) as usize])
+        .collect();
+    vec![
+        get("defaults", "/"),
+        get("query", "/?name=World"),
+        get("percent-encoded utf-8 query", "/?name=caf%C3%A9&n=3"),
+        get("repeated query keys", "/api/items/42?a=1&a=2&b=%E9"),
+        get("head", "/").method("HEAD"),
+        get("percent-encoded utf-8 path", "/caf%C3%A9"),
+        get("percent-encoded non-utf-8 path", "/%FF%FE/x"),
+        get("encoded space and slash", "/a%20b/c%2Fd"),
+        get("raw non-ascii path bytes", "/").var("PATH_INFO", b"/J\xf6rg/\xe9t\xe9"),
+        get("raw non-ascii query bytes", "/").var("QUERY_STRING", b"name=\xff\xfe&n=2"),
+        get("repeated headers", "/")
+            .header("X-Tag: one")
+            .header("X-Tag: two"),
+        get("non-ascii header value", "/").var("HTTP_X_NAME", b"J\xf6rg"),
+        get("accept and user agent", "/api/items/7")
+            .header("Accept: application/json")
+            .header("User-Agent: wasgi-test/1.0"),
+        get("cookie", "/visits").header("Cookie: visits=4"),
+        get("repeated cookie headers", "/visits")
+            .header("Cookie: theme=dark")
+            .header("Cookie: visits=41"),
+        get("not found", "/no/such/page"),
+        get("form page", "/form"),
+        get("post form", "/form")
+            .method("POST")
+            .header("Content-Type: application/x-www-form-urlencoded")
+            .body(form),
+        get("post form non-utf-8", "/form")
+            .method("POST")
+            .header("Content-Type: application/x-www-form-urlencoded")
+            .body(b"x=%FF%FE&y=\xe9"),
+        get("post lines read in blocks", "/?read=8192")
+            .method("POST")
+            .header("Content-Type: text/plain")
+            .body(lines),
+        get("post lines read in 3-byte blocks", "/?read=3")
+            .method("POST")
+            .body(lines),
+        get("post read all", "/?read=all")
+            .method("POST")
+            .body(lines),
+        get("post iterate lines", "/?read=lines")
+            .method("POST")
+            .body(lines),
+        get("post readline", "/?read=readline")
+            .method("POST")
+            .body(lines),
+        get("post readlines", "/?read=readlines")
+            .method("POST")
+            .body(lines),
+        get("put every byte value", "/?read=all")
+            .method("PUT")
+            .header("Content-Type: application/octet-stream")
+            .body(&every_byte),
+        get("post large body", "/?read=10000")
+            .method("POST")
+            .body(&large),
+        get("post empty body", "/form")
+            .method("POST")
+            .header("Content-Type: application/x-www-form-urlencoded")
+            .body(b""),
+        get("post without content length", "/?read=all")
+            .method("POST")
+            .var("CONTENT_TYPE", b"text/plain"),
+        get("body longer than content length", "/?read=all")
+            .method("POST")
+            .body_with_length(b"hello, and more than that", b"5"),
+        get("delete", "/api/items/3").method("DELETE"),
+        get("options asterisk", "*").method("OPTIONS"),
+        get("https on", "/api/items/1").var("HTTPS", b"on"),
+        get("https yes", "/api/items/1").var("HTTPS", b"yes"),
+        get("server variables", "/api/items/5")
+            .var("SERVER_NAME", b"example.org")
+            .var("SERVER_PORT", b"8080")
+            .var("SERVER_PROTOCOL", b"HTTP/1.1")
+            .var("HTTP_HOST", b"example.org:8080")
+            .var("REMOTE_ADDR", b"192.0.2.1"),
+        get("script name", "/form").var("SCRIPT_NAME", b"/app.cgi"),
+        get("many chunks", "/?n=300"),
+        get("no chunks", "/?n=0"),
+        get("exc_info after the headers", "/after-headers"),
+        get("exception before the headers", "/unhandled"),
+    ]
+}
+
+/// Deliberate difference (docs/PYTHON.md): the PEP's example hands the app the raw
+/// stdin, unbounded, while wasgi's wsgi.input ends at CONTENT_LENGTH (and is empty
+/// without it). The reference gets what a web server would pipe to a CGI program:
+/// exactly CONTENT_LENGTH bytes.
+fn reference_body(request: &Request) -> &[u8] {
+    let length = request
+        .vars
+        .iter()
+        .find(|(name, _)| *name == "CONTENT_LENGTH")
+        .map(|(_, v)| {
+            std::str::from_utf8(v)
+                .expect("ascii")
+                .parse()
+                .expect("a number")
+        })
+        .unwrap_or(0usize);
+    &request.stdin[..length.min(request.stdin.len())]
+}
+
+/// What `wasgi run` must print and its exit code, given the reference's run. The
+/// deliberate differences (docs/PYTHON.md):
+/// - an exception escaping the app kills the PEP's example (exit 1, a traceback on
+///   stderr). wasgi sends its generic 500 if nothing was sent (exit 3), else stops the
+///   response where the reference stopped (exit 4);
+/// - `HTTPS=yes` is https to wasgi (wsgiref's `guess_scheme`), http to the PEP's
+///   example, which knows only `on` and `1`.
+fn expected_from_wasgi(request: &Request, reference: &Output) -> (Vec<u8>, i32) {
+    let mut stdout = reference.stdout.clone();
+    if request
+        .vars
+        .iter()
+        .any(|(n, v)| *n == "HTTPS" && v == b"yes")
+    {
+        stdout = replace(
+            &stdout,
+            b"wsgi.url_scheme: 'http'\n",
+            b"wsgi.url_scheme: 'https'\n",
+        );
+    }
+    match (code(reference), stdout.is_empty()) {
+        (0, _) => (stdout, 0),
+        (1, true) => (GENERIC_500.to_vec(), 3),
+        (1, false) => (stdout, 4),
+        (other, _) => panic!(
+            "the reference exited {other}: {}",
+            String::from_utf8_lossy(&reference.stderr)
+        ),
+    }
+}
+
+fn replace(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    match haystack.windows(from.len()).position(|w| w == from) {
+        Some(at) => [&haystack[..at], to, &haystack[at + from.len()..]].concat(),
+        None => haystack.to_vec(),
+    }
+}
+
+/// Runs `app` over the whole corpus through both gateways and compares.
+fn conforms(app: &str) {
+    let component = python_guest(app);
+    let mut failures = Vec::new();
+    for request in corpus() {
+        let variables = environ_variables(&request);
+        let reference = run_reference(app, &variables, reference_body(&request));
+        let (want, want_code) = expected_from_wasgi(&request, &reference);
+        let got = run_wasgi(&component, &request);
+        if got.stdout != want || code(&got) != want_code {
+            failures.push(format!(
+                "{}: want exit {want_code} and\n{:?}\ngot exit {} and\n{:?}\nwasgi log: {}",
+                request.label,
+                String::from_utf8_lossy(&want),
+                code(&got),
+                String::from_utf8_lossy(&got.stdout),
+                stderr(&got),
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{app}:\n{}", failures.join("\n\n"));
+}
+
+/// The CGI variables wasgi builds for `request`, as the Rust environ guest prints them
+/// (a JSON object, one code point per byte).
+fn environ_variables(request: &Request) -> String {
+    let mut cmd = wasgi();
+    cmd.arg("run").arg(guest("environ")).args(&request.args);
+    for (name, value) in &request.vars {
+        cmd.env(name, os_bytes(value));
+    }
+    let json = environ_json(&output(cmd.stdin(Stdio::null())));
+    json["variables"].to_string()
+}
+
+fn run_reference(app: &str, variables: &str, body: &[u8]) -> Output {
+    let mut cmd = Command::new(python3());
+    cmd.env_clear()
+        .args(["-I", "-S"])
+        .arg(root().join("tests/reference/run_with_cgi.py"))
+        .arg(variables)
+        .arg("app:application")
+        .arg(root().join("guests/python").join(app));
+    let deps = target_dir().join("py-deps").join(app);
+    if deps.is_dir() {
+        cmd.arg(deps);
+    }
+    with_stdin(&mut cmd, body)
+}
+
+fn run_wasgi(component: &Path, request: &Request) -> Output {
+    let mut cmd = wasgi();
+    cmd.env("WASGI_CACHE_DIR", target_dir().join("wasgi-cache"))
+        .arg("run")
+        .arg(component)
+        .args(&request.args);
+    for (name, value) in &request.vars {
+        cmd.env(name, os_bytes(value));
+    }
+    with_stdin(&mut cmd, &request.stdin)
+}
+
+/// Runs `cmd` with `body` on its stdin, to its end.
+fn with_stdin(cmd: &mut Command, body: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("failed to start");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let body = body.to_vec();
+    // A gateway may stop reading early (CONTENT_LENGTH): a broken pipe is fine.
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&body);
+    });
+    let out = wait(child);
+    feeder.join().expect("stdin writer");
+    out
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// The system python3's real executable (resolved once, so no wrapper such as a pyenv
+/// shim adds variables to the reference's environment).
+fn python3() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 is needed for the reference gateway");
+        assert!(out.status.success(), "python3 failed: {out:?}");
+        PathBuf::from(String::from_utf8(out.stdout).expect("a path").trim())
+    })
+}
+
+/// The compiled Python guest `guests/python/<name>`, built (with the others, by
+/// `guests/build.sh python`) the first time a test asks for one.
+fn python_guest(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        // After the Rust guests (util's own once-only build): never two builds at once.
+        guest("environ");
+        let status = Command::new("bash")
+            .arg(root().join("guests/build.sh"))
+            .arg("python")
+            .status()
+            .expect("failed to run guests/build.sh python");
+        assert!(status.success(), "guests/build.sh python failed: {status}");
+    });
+    let path = target_dir()
+        .join("guests/python")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "no Python guest {name:?} at {}",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn hello_prints_exact_cgi_bytes() {
+    let out = run_wasgi(&python_guest("hello"), &get("hello", "/"));
+    expect(
+        &out,
+        b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nHello, World!\n",
+        0,
+        &[],
+    );
+}
+
+#[test]
+fn the_packaged_wit_is_the_contract() {
+    let contract = std::fs::read(root().join("wit/gateway.wit")).expect("wit/gateway.wit");
+    let packaged = root().join("guest-sdk/python/src/wasgi_py/wit/gateway.wit");
+    assert_eq!(
+        std::fs::read(&packaged).expect("the packaged copy"),
+        contract,
+        "{} differs from wit/gateway.wit: copy it over",
+        packaged.display()
+    );
+}
+
+#[test]
+fn hello_conforms_to_run_with_cgi() {
+    conforms("hello");
+}
+
+#[test]
+fn environ_conforms_to_run_with_cgi() {
+    conforms("environ");
+}
+
+#[test]
+fn echo_conforms_to_run_with_cgi() {
+    conforms("echo");
+}
+
+#[test]
+fn stream_conforms_to_run_with_cgi() {
+    conforms("stream");
+}
+
+#[test]
+fn exc_info_conforms_to_run_with_cgi() {
+    conforms("exc-info");
+}
+
+#[test]
+fn legacy_write_conforms_to_run_with_cgi() {
+    conforms("legacy-write");
+}
+
+#[test]
+fn flask_app_conforms_to_run_with_cgi() {
+    conforms("flask-app");
+}
+
+#[test]
+fn the_body_is_closed_after_it_is_exhausted() {
+    let out = run_wasgi(&python_guest("stream"), &get("three lines", "/?n=3"));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stream: closed after 3 of 3 lines"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_body_is_closed_after_a_failed_write() {
+    // Close our end of stdout at once: a chunk soon fails to go out. The app's close()
+    // still runs, and the exit code says the response was aborted.
+    let mut child = wasgi()
+        .env("WASGI_CACHE_DIR", target_dir().join("wasgi-cache"))
+        .arg("run")
+        .arg(python_guest("stream"))
+        .args(["--path", "/?n=10000000"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let out = wait(child);
+    let log = stderr(&out);
+    assert!(log.contains("stream: closed after"), "{log}");
+    assert!(!log.contains("closed after 10000000 of"), "{log}");
+    assert_eq!(code(&out), 4, "{log}");
+}
+
+#[test]
+fn an_escaped_exception_is_logged_never_sent() {
+    let out = run_wasgi(&python_guest("exc-info"), &get("unhandled", "/unhandled"));
+    expect(
+        &out,
+        GENERIC_500,
+        3,
+        &[
+            "Traceback (most recent call last)",
+            "Boom: unhandled before the headers",
+        ],
+    );
+}
