@@ -74,36 +74,20 @@ fn empty_chunks_do_not_send_the_headers() {
 #[test]
 fn the_body_is_closed_after_it_is_exhausted() {
     let out = wasgi_run("stream", &["--path", "/?n=3"], &[]);
-    assert!(
-        stderr(&out).contains("stream: closed after 3 of 3 lines"),
-        "{}",
-        stderr(&out)
-    );
+    assert_logged(&out, "stream: closed after 3 of 3 lines");
 }
 
 #[test]
 fn the_body_is_closed_after_an_error_mid_body() {
     let out = wasgi_run("error-mid-body", &[], &[]);
-    assert!(
-        stderr(&out).contains("error-mid-body: body closed"),
-        "{}",
-        stderr(&out)
-    );
+    assert_logged(&out, "error-mid-body: body closed");
 }
 
 #[test]
 fn the_body_is_closed_after_a_failed_write() {
     // Close our end of stdout at once: the guest's output soon fails with a broken
     // pipe. The response ends there, the body is still closed, the exit code says so.
-    let mut child = wasgi()
-        .arg("run")
-        .arg(guest("stream"))
-        .args(["--path", "/?n=10000000"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn_run(&guest("stream"), &["--path", "/?n=10000000"]);
     drop(child.stdout.take());
     let out = wait(child);
     let log = stderr(&out);
@@ -284,14 +268,7 @@ fn the_input_is_bounded_by_content_length() {
 #[test]
 fn without_content_length_the_input_is_empty_and_stdin_is_not_read() {
     // stdin stays open and silent, as a terminal would: wasgi must not block on it.
-    let mut child = wasgi()
-        .arg("run")
-        .arg(guest("echo"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn_run(&guest("echo"), &[]);
     let stdin = child.stdin.take();
     let out = wait(child);
     drop(stdin);
@@ -316,15 +293,7 @@ fn body_file_sets_content_length_and_streams_the_file() {
 
 #[test]
 fn body_dash_reads_stdin_to_its_end() {
-    let mut child = wasgi()
-        .arg("run")
-        .arg(guest("echo"))
-        .args(["--body", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn_run(&guest("echo"), &["--body", "-"]);
     child
         .stdin
         .take()
@@ -340,11 +309,7 @@ fn an_unreadable_body_file_is_a_clear_error() {
     let out = wasgi_run("echo", &["--body", "/nonexistent/body.bin"], &[]);
     assert_eq!(code(&out), UNREADABLE);
     assert!(out.stdout.is_empty());
-    assert!(
-        stderr(&out).contains("cannot read \"/nonexistent/body.bin\""),
-        "{}",
-        stderr(&out)
-    );
+    assert_logged(&out, "cannot read \"/nonexistent/body.bin\"");
 }
 
 // ---- Section 4: streaming ----------------------------------------------------------
@@ -354,15 +319,7 @@ fn the_first_chunk_reaches_stdout_before_the_guest_produces_the_second() {
     // echo yields each piece of input as it arrives. We send the second piece only
     // after the first came back out: a host that buffered the response (or the input)
     // would never show us the first, and the test would fail at its deadline.
-    let mut child = wasgi()
-        .arg("run")
-        .arg(guest("echo"))
-        .args(["--body", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn_run(&guest("echo"), &["--body", "-"]);
     let mut stdin = child.stdin.take().expect("stdin");
     let mut stdout = child.stdout.take().expect("stdout");
     stdin.write_all(b"ping\n").expect("write ping");

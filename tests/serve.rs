@@ -199,6 +199,16 @@ fn guests_that_fail_after_headers_abort_the_connection() {
     }
 }
 
+/// Asserts that a raw response starts with `status_line`.
+#[track_caller]
+fn assert_status_line(raw: &[u8], status_line: &str) {
+    let text = String::from_utf8_lossy(raw);
+    assert!(
+        text.starts_with(&format!("{status_line}\r\n")),
+        "expected {status_line:?}, got: {text}"
+    );
+}
+
 /// Sends `request` on a fresh connection and reads until the server closes it.
 fn raw_exchange(server: &Server, request: &[u8]) -> Vec<u8> {
     let mut stream = TcpStream::connect(server.addr).expect("connect");
@@ -332,11 +342,7 @@ fn too_many_request_headers_get_431() {
     }
     request.push_str("\r\n");
     let raw = raw_exchange(&server, request.as_bytes());
-    assert!(
-        raw.starts_with(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"),
-        "{}",
-        String::from_utf8_lossy(&raw)
-    );
+    assert_status_line(&raw, "HTTP/1.1 431 Request Header Fields Too Large");
 }
 
 #[test]
@@ -347,11 +353,7 @@ fn oversized_request_headers_get_431() {
         "a".repeat(4096)
     );
     let raw = raw_exchange(&server, request.as_bytes());
-    assert!(
-        raw.starts_with(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"),
-        "{}",
-        String::from_utf8_lossy(&raw)
-    );
+    assert_status_line(&raw, "HTTP/1.1 431 Request Header Fields Too Large");
 }
 
 #[test]
@@ -361,11 +363,7 @@ fn a_declared_body_over_the_limit_gets_413_before_the_guest_runs() {
         &server,
         b"POST / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 101\r\n\r\n",
     );
-    assert!(
-        raw.starts_with(b"HTTP/1.1 413 Content Too Large\r\n"),
-        "{}",
-        String::from_utf8_lossy(&raw)
-    );
+    assert_status_line(&raw, "HTTP/1.1 413 Content Too Large");
     let small = seen(agent().post(&server.url("/")).send(&[b'y'; 100][..]));
     assert_eq!(small.body.as_deref(), Ok(&[b'y'; 100][..]));
 }
@@ -381,11 +379,7 @@ fn a_chunked_body_over_the_limit_gets_413() {
     let mut stream = TcpStream::connect(server.addr).expect("connect");
     stream.write_all(request.as_bytes()).expect("send");
     let raw = read_until_seen(&mut stream, b"\r\n\r\n");
-    assert!(
-        raw.starts_with(b"HTTP/1.1 413 Content Too Large\r\n"),
-        "{}",
-        String::from_utf8_lossy(&raw)
-    );
+    assert_status_line(&raw, "HTTP/1.1 413 Content Too Large");
 }
 
 #[test]
@@ -396,11 +390,7 @@ fn a_body_that_stops_arriving_gets_408() {
         .write_all(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n")
         .expect("send");
     let raw = read_until_seen(&mut stream, b"\r\n\r\n");
-    assert!(
-        raw.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"),
-        "{}",
-        String::from_utf8_lossy(&raw)
-    );
+    assert_status_line(&raw, "HTTP/1.1 408 Request Timeout");
     drop(stream);
 }
 
@@ -408,11 +398,7 @@ fn a_body_that_stops_arriving_gets_408() {
 fn a_request_head_that_stops_arriving_gets_408() {
     let server = Server::start("hello", &["--read-timeout", "0.5"]);
     let raw = raw_exchange(&server, b"GET / HTTP/1.1\r\nHost: t\r\n");
-    assert!(
-        raw.starts_with(b"HTTP/1.1 408 Request Timeout\r\n"),
-        "{}",
-        String::from_utf8_lossy(&raw)
-    );
+    assert_status_line(&raw, "HTTP/1.1 408 Request Timeout");
 }
 
 #[test]

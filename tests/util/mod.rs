@@ -60,6 +60,27 @@ pub fn wasgi_run(name: &str, args: &[&str], vars: &[(&str, &str)]) -> Output {
     output(cmd.stdin(Stdio::null()))
 }
 
+/// Starts `wasgi run APP ARGS...` with stdin, stdout and stderr piped, for a test that
+/// talks to it while it runs.
+pub fn spawn_run(app: &Path, args: &[&str]) -> Child {
+    wasgi()
+        .arg("run")
+        .arg(app)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("failed to start wasgi run")
+}
+
+/// Asserts that the run logged `needle` on stderr.
+#[track_caller]
+pub fn assert_logged(out: &Output, needle: &str) {
+    let log = stderr(out);
+    assert!(log.contains(needle), "{needle:?} not in the log: {log}");
+}
+
 /// The real binary, with nothing of the test's environment: the CGI variables a test
 /// wants are set explicitly.
 pub fn wasgi() -> Command {
