@@ -53,7 +53,7 @@ impl Cache {
 
     /// The component in the file at `path`: loaded from the cache when a sound entry
     /// exists, else read, compiled and stored. On a hit the component's bytes are only
-    /// hashed, through a mapping, never copied. Problems with the cache itself are
+    /// hashed, never kept. Problems with the cache itself are
     /// logged and never stop the component from running.
     pub fn component(&self, engine: &Engine, path: &Path) -> Result<Component, Error> {
         let read_error = |source| Error::Read {
@@ -100,7 +100,9 @@ impl Cache {
         key.update(b"wasgi compile cache v1\0");
         key.update(env!("CARGO_PKG_VERSION").as_bytes());
         key.update(&settings.finish().to_le_bytes());
-        key.update_mmap(path)?;
+        // Streamed, not mapped: the component is the user's file, which something may
+        // rewrite in place while we read it, and a mapping would then crash the host.
+        key.update_reader(fs::File::open(path)?)?;
         let name = key.finalize().to_hex();
         Ok(self.dir.join(format!("{}.cwasm", &name[..32])))
     }
@@ -135,6 +137,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// A sound entry's component; `None` (after logging why) for a missing, corrupt or
 /// incompatible one.
 fn load(engine: &Engine, entry: &Path) -> Option<Component> {
+    // Mapped rather than read: entries are only ever replaced by rename, never
+    // rewritten in place, so the mapping cannot shrink under us.
     let digest = |path: &Path| -> std::io::Result<blake3::Hash> {
         Ok(blake3::Hasher::new().update_mmap(path)?.finalize())
     };
