@@ -442,6 +442,18 @@ fn a_body_that_does_not_match_its_content_length_is_aborted() {
     );
 }
 
+#[test]
+fn the_guests_own_stdout_never_reaches_the_response() {
+    let out = wasgi_run("prints-to-stdout", &[], &[]);
+    let real = b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nthe real response\n";
+    expect(
+        &out,
+        real,
+        COMPLETED,
+        &["Location: https://attacker.example/"],
+    );
+}
+
 // ---- Section 6: errors -------------------------------------------------------------
 
 #[test]

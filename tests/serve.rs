@@ -77,7 +77,7 @@ fn spine_guests_answer_over_http_exactly_as_in_cgi() {
         Vec<(String, String)>,
         &'static [u8],
     );
-    let cases: [Case; 8] = [
+    let cases: [Case; 9] = [
         (
             "two-set-cookie",
             "/",
@@ -127,6 +127,13 @@ fn spine_guests_answer_over_http_exactly_as_in_cgi() {
             200,
             pairs(&[TEXT, CHUNKED]),
             b"complete body\n",
+        ),
+        (
+            "prints-to-stdout",
+            "/",
+            200,
+            pairs(&[TEXT, CHUNKED]),
+            b"the real response\n",
         ),
         (
             "hello",
