@@ -4,9 +4,14 @@
 //! This module only moves bytes. The environ comes from the pure builder in
 //! [`crate::environ`]; the ordering rules live in [`crate::gateway`].
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use crate::environ::Environ;
 use crate::gateway::{Header, Sink};
@@ -96,7 +101,7 @@ pub enum Body {
 /// by [`Environ::from_cgi_vars`]) with `overrides` on top and wsgiref's testing
 /// defaults for what is still missing, and its body.
 pub fn request(
-    vars: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    vars: impl IntoIterator<Item = (OsString, OsString)>,
     overrides: &Overrides,
     body: Body,
 ) -> io::Result<(Environ, Input)> {
@@ -115,7 +120,14 @@ pub fn request(
         environ.set(name, value.clone());
     }
     let reader: Box<dyn Read + Send> = match body {
-        Body::Stdin => Box::new(io::stdin()),
+        // Web servers (Apache's mod_cgi, fcgiwrap) write the whole body before they read
+        // any output: a guest that answers while it reads would fill the response pipe
+        // and wait forever. Read the body ahead of the guest, as it arrives, into an
+        // unlinked temporary file; the guest still gets each byte as soon as it is in.
+        Body::Stdin => match environ.content_length() {
+            Some(length) if length > 0 => Box::new(Spooled::spawn(io::stdin(), length)?),
+            _ => Box::new(io::empty()),
+        },
         Body::StdinToEnd => {
             environ.input_terminated = true;
             Box::new(io::stdin())
@@ -131,6 +143,102 @@ pub fn request(
     environ.multiprocess = true;
     let input = Input::new(reader, &environ);
     Ok((environ, input))
+}
+
+/// A request body read ahead of its reader into an unlinked temporary file: memory
+/// stays flat however large the body, and the reader gets every byte as soon as it
+/// arrived, waiting only when it has caught up with the writer.
+pub struct Spooled {
+    file: Arc<File>,
+    progress: Arc<(Mutex<Spool>, Condvar)>,
+    read: u64,
+}
+
+/// How far the read-ahead thread got.
+#[derive(Default)]
+struct Spool {
+    written: u64,
+    /// `Some` once the source ended: `Ok` at its end (or at the limit), else the error.
+    ended: Option<Result<(), (io::ErrorKind, String)>>,
+}
+
+impl Spooled {
+    /// Starts reading `source`, at most `limit` bytes, on its own thread.
+    pub fn spawn(mut source: impl Read + Send + 'static, limit: u64) -> io::Result<Self> {
+        let file = Arc::new(tempfile::tempfile()?);
+        let progress = Arc::new((Mutex::new(Spool::default()), Condvar::new()));
+        let (writer, report) = (file.clone(), progress.clone());
+        std::thread::spawn(move || {
+            let mut buf = vec![0; crate::input::MAX_READ];
+            let mut written = 0;
+            let ended = loop {
+                let want = usize::try_from(limit - written).map_or(buf.len(), |l| l.min(buf.len()));
+                if want == 0 {
+                    break Ok(());
+                }
+                let n = match source.read(&mut buf[..want]) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => break Err((e.kind(), e.to_string())),
+                };
+                if let Err(e) = writer.write_all_at(&buf[..n], written) {
+                    break Err((e.kind(), format!("failed to spool the request body: {e}")));
+                }
+                written += n as u64;
+                let (spool, arrived) = &*report;
+                spool.lock().unwrap_or_else(PoisonError::into_inner).written = written;
+                arrived.notify_all();
+            };
+            let (spool, arrived) = &*report;
+            spool.lock().unwrap_or_else(PoisonError::into_inner).ended = Some(ended);
+            arrived.notify_all();
+        });
+        Ok(Self {
+            file,
+            progress,
+            read: 0,
+        })
+    }
+}
+
+impl Read for Spooled {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let (spool, arrived) = &*self.progress;
+        let mut state = spool.lock().unwrap_or_else(PoisonError::into_inner);
+        while state.written == self.read && state.ended.is_none() {
+            state = arrived.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+        let available = state.written - self.read;
+        if available == 0 {
+            return match &state.ended {
+                Some(Err((kind, message))) => Err(io::Error::new(*kind, message.clone())),
+                _ => Ok(0),
+            };
+        }
+        drop(state);
+        let n = usize::try_from(available).map_or(buf.len(), |a| a.min(buf.len()));
+        let n = self.file.read_at(&mut buf[..n], self.read)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// The variable naming the application in the CGI handler form.
+pub const APP_VARIABLE: &str = "WASGI_APP";
+
+/// The application of the CGI handler form: `wasgi` run by a web server as the CGI
+/// program itself (Apache `ScriptAlias`, nginx + fcgiwrap `SCRIPT_FILENAME`), with the
+/// component named by `WASGI_APP`, which the server sets. That holds when the command
+/// line is empty, or holds only search words: a server passes a query string that has
+/// no `=` as arguments (RFC 3875 section 4.4, Apache does), and they are ignored (the
+/// application gets it as QUERY_STRING). `None` otherwise: the command line is parsed
+/// as usual.
+pub fn handler_app(args: &[OsString], var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let app = var(APP_VARIABLE).filter(|app| !app.is_empty())?;
+    let search_words =
+        || var("QUERY_STRING").is_some_and(|q| !q.is_empty() && !q.as_bytes().contains(&b'='));
+    (args.is_empty() || search_words()).then(|| PathBuf::from(app))
 }
 
 /// Splits a `--header 'Name: value'` flag, checking that the name is a token.
@@ -194,6 +302,66 @@ mod tests {
         assert_eq!(env.get("HTTP_ACCEPT"), Some(&b"text/html"[..]));
         assert_eq!(env.get("HTTP_X_A"), Some(&b"1, 2"[..]));
         assert!(env.run_once && env.multiprocess && !env.multithread);
+    }
+
+    #[test]
+    fn the_handler_form_runs_the_app_wasgi_app_names() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        let app = Some(PathBuf::from("/srv/hello.wasm"));
+        let words: Vec<OsString> = vec!["a".into(), "b".into()];
+        let cgi = vars(&[("WASGI_APP", "/srv/hello.wasm"), ("QUERY_STRING", "x=1")]);
+        assert_eq!(handler_app(&[], cgi), app);
+        // `?a+b` reaches Apache's CGI program as the arguments `a b`: search words.
+        let search = vars(&[("WASGI_APP", "/srv/hello.wasm"), ("QUERY_STRING", "a+b")]);
+        assert_eq!(handler_app(&words, search), app);
+        // Any other command line is the ordinary one, WASGI_APP or not.
+        let run: Vec<OsString> = vec!["run".into(), "other.wasm".into()];
+        assert_eq!(handler_app(&run, cgi), None);
+        assert_eq!(handler_app(&[], vars(&[("QUERY_STRING", "a")])), None);
+        assert_eq!(handler_app(&[], vars(&[("WASGI_APP", "")])), None);
+    }
+
+    #[test]
+    fn a_spooled_body_arrives_whole_and_stops_at_its_limit() {
+        let body: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+        let mut source = body.clone();
+        source.extend_from_slice(b"past the limit");
+        let mut spooled =
+            Spooled::spawn(io::Cursor::new(source), body.len() as u64).expect("spool");
+        let mut got = Vec::new();
+        spooled.read_to_end(&mut got).expect("read");
+        assert_eq!(got, body);
+    }
+
+    #[test]
+    fn a_spooled_body_hands_over_each_piece_before_the_source_ends() {
+        // The source gives one piece, then blocks until the reader has seen it: a spool
+        // that waited for the whole body would deadlock here.
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        struct Pieces(std::sync::mpsc::Receiver<Vec<u8>>);
+        impl Read for Pieces {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let piece = self.0.recv().unwrap_or_default();
+                buf[..piece.len()].copy_from_slice(&piece);
+                Ok(piece.len())
+            }
+        }
+        let mut spooled = Spooled::spawn(Pieces(rx), 10).expect("spool");
+        tx.send(b"hello".to_vec()).expect("send");
+        let mut buf = [0; 10];
+        assert_eq!(spooled.read(&mut buf).expect("read"), 5);
+        assert_eq!(&buf[..5], b"hello");
+        tx.send(b"world".to_vec()).expect("send");
+        let mut rest = Vec::new();
+        spooled.read_to_end(&mut rest).expect("read");
+        assert_eq!(rest, b"world");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! variables.
 
 use std::ffi::OsString;
+use std::net::IpAddr;
 use std::os::unix::ffi::OsStrExt;
 
 /// The CGI variables a request may carry (RFC 3875 section 4.1, plus HTTPS, REMOTE_PORT
@@ -225,6 +226,9 @@ pub struct HttpRequest<'a> {
     pub remote: std::net::SocketAddr,
     /// Whether the connection is TLS (`HTTPS=on`).
     pub https: bool,
+    /// The proxies whose forwarded headers are believed (`wasgi serve
+    /// --trusted-proxy`); empty, the default, believes none. See [`Environ::from_http`].
+    pub trusted_proxies: &'a [IpAddr],
 }
 
 impl Environ {
@@ -232,6 +236,18 @@ impl Environ {
     /// PATH_INFO percent-decoded to raw bytes, QUERY_STRING as sent, one variable per
     /// header (repeats joined with `, `), SERVER_NAME and SERVER_PORT from the Host
     /// header or else the socket, REMOTE_ADDR and REMOTE_PORT from the socket.
+    ///
+    /// Only when the connection comes from a trusted proxy
+    /// ([`HttpRequest::trusted_proxies`]) are two forwarded headers believed:
+    /// - `X-Forwarded-For`: REMOTE_ADDR is its right-most address that is not itself a
+    ///   trusted proxy (the left-most when all are), and REMOTE_PORT, which would be
+    ///   the proxy's, is left out. An entry that is not an IP address stops the walk:
+    ///   REMOTE_ADDR stays the proxy's address, since nothing past it can be believed.
+    /// - `X-Forwarded-Proto`: its right-most value, `https` or `http` (any case), sets
+    ///   HTTPS and so `wsgi.url_scheme` (and SERVER_PORT's default, 443 or 80).
+    ///
+    /// From anyone else both are ordinary headers (`HTTP_X_FORWARDED_*`), which the
+    /// application still sees but the gateway never acts on.
     pub fn from_http(request: &HttpRequest<'_>) -> Self {
         let mut environ = Self::new();
         environ.set("REQUEST_METHOD", request.method);
@@ -243,15 +259,28 @@ impl Environ {
             "SERVER_SOFTWARE",
             concat!("wasgi/", env!("CARGO_PKG_VERSION")),
         );
-        environ.set("REMOTE_ADDR", request.remote.ip().to_string());
-        environ.set("REMOTE_PORT", request.remote.port().to_string());
-        if request.https {
+        let proxied = request.trusted_proxies.contains(&request.remote.ip());
+        match proxied
+            .then(|| forwarded_for(request.headers, request.trusted_proxies))
+            .flatten()
+        {
+            Some(client) => environ.set("REMOTE_ADDR", client.to_string()),
+            None => {
+                environ.set("REMOTE_ADDR", request.remote.ip().to_string());
+                environ.set("REMOTE_PORT", request.remote.port().to_string());
+            }
+        }
+        let https = match proxied.then(|| forwarded_proto(request.headers)).flatten() {
+            Some(forwarded) => forwarded,
+            None => request.https,
+        };
+        if https {
             environ.set("HTTPS", "on");
         }
         for (name, value) in request.headers {
             environ.add_header(name, value);
         }
-        let default_port = if request.https { "443" } else { "80" };
+        let default_port = if https { "443" } else { "80" };
         let (name, port) = match environ.get("HTTP_HOST").map(split_host) {
             Some((name, port)) if !name.is_empty() => (
                 name.to_vec(),
@@ -265,6 +294,44 @@ impl Environ {
         environ.set("SERVER_NAME", name);
         environ.set("SERVER_PORT", port);
         environ
+    }
+}
+
+/// The entries of every field named `name`, in order (fields joined as one list).
+fn list_entries<'h>(headers: &'h [(&str, &[u8])], name: &str) -> Vec<&'h [u8]> {
+    headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .flat_map(|(_, v)| v.split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .collect()
+}
+
+/// The client a trusted proxy reports: the right-most `X-Forwarded-For` address that
+/// is not a trusted proxy, the left-most when all are; `None` when there is no such
+/// header or the walk meets an entry that is not an IP address.
+fn forwarded_for(headers: &[(&str, &[u8])], trusted: &[IpAddr]) -> Option<IpAddr> {
+    let mut client = None;
+    for entry in list_entries(headers, "x-forwarded-for").into_iter().rev() {
+        let ip: IpAddr = std::str::from_utf8(entry).ok()?.parse().ok()?;
+        client = Some(ip);
+        if !trusted.contains(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// Whether a trusted proxy reports `https` (`Some(true)`) or `http` (`Some(false)`)
+/// in the right-most `X-Forwarded-Proto` value; `None` for anything else.
+fn forwarded_proto(headers: &[(&str, &[u8])]) -> Option<bool> {
+    let proto = *list_entries(headers, "x-forwarded-proto").last()?;
+    if proto.eq_ignore_ascii_case(b"https") {
+        Some(true)
+    } else if proto.eq_ignore_ascii_case(b"http") {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -299,10 +366,10 @@ fn split_host(host: &[u8]) -> (&[u8], Option<&[u8]>) {
 }
 
 /// An address as a host name: IPv6 in brackets, as in a URL.
-fn socket_host(ip: std::net::IpAddr) -> String {
+fn socket_host(ip: IpAddr) -> String {
     match ip {
-        std::net::IpAddr::V4(v4) => v4.to_string(),
-        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
     }
 }
 
@@ -477,6 +544,7 @@ mod tests {
             local: "127.0.0.1:8000".parse().expect("addr"),
             remote: "10.1.2.3:54321".parse().expect("addr"),
             https: false,
+            trusted_proxies: &[],
         }
     }
 
@@ -551,6 +619,96 @@ mod tests {
             let env = Environ::from_http(&http(target, &[]));
             assert_eq!(env.get("PATH_INFO"), Some(path));
             assert_eq!(env.get("QUERY_STRING"), Some(query));
+        }
+    }
+
+    /// The environ of a request from `remote` with `headers`, trusting `trusted`.
+    fn proxied(remote: &str, trusted: &[&str], headers: &[(&str, &[u8])]) -> Environ {
+        let trusted: Vec<IpAddr> = trusted.iter().map(|t| t.parse().expect("ip")).collect();
+        Environ::from_http(&HttpRequest {
+            remote: remote.parse().expect("addr"),
+            trusted_proxies: &trusted,
+            ..http(b"/", headers)
+        })
+    }
+
+    #[test]
+    fn forwarded_headers_are_ignored_by_default() {
+        let headers: [(&str, &[u8]); 2] = [
+            ("X-Forwarded-For", b"198.51.100.7"),
+            ("X-Forwarded-Proto", b"https"),
+        ];
+        let env = proxied("10.0.0.2:4000", &[], &headers);
+        assert_eq!(env.get("REMOTE_ADDR"), Some(&b"10.0.0.2"[..]));
+        assert_eq!(env.get("REMOTE_PORT"), Some(&b"4000"[..]));
+        assert_eq!(env.get("HTTPS"), None);
+        assert_eq!(env.url_scheme(), "http");
+        // Still visible to the application, as the headers they are.
+        assert_eq!(env.get("HTTP_X_FORWARDED_FOR"), Some(&b"198.51.100.7"[..]));
+        assert_eq!(env.get("HTTP_X_FORWARDED_PROTO"), Some(&b"https"[..]));
+    }
+
+    #[test]
+    fn forwarded_headers_from_an_untrusted_address_are_ignored() {
+        let headers: [(&str, &[u8]); 2] = [
+            ("X-Forwarded-For", b"198.51.100.7"),
+            ("X-Forwarded-Proto", b"https"),
+        ];
+        let env = proxied("10.0.0.9:4000", &["10.0.0.2"], &headers);
+        assert_eq!(env.get("REMOTE_ADDR"), Some(&b"10.0.0.9"[..]));
+        assert_eq!(env.url_scheme(), "http");
+    }
+
+    #[test]
+    fn a_trusted_proxy_sets_remote_addr_to_the_right_most_untrusted_address() {
+        for (xff, want) in [
+            (&[&b"203.0.113.5"[..]][..], &b"203.0.113.5"[..]),
+            // A client may send its own X-Forwarded-For: only what the trusted proxies
+            // appended counts, so the spoofed left part is never chosen.
+            (&[b"198.51.100.7, 203.0.113.5"], b"203.0.113.5"),
+            // Two trusted hops, and the list split over two fields.
+            (&[b"198.51.100.7, 203.0.113.5", b"10.0.0.3"], b"203.0.113.5"),
+            (&[b" 2001:db8::1 ,10.0.0.3"], b"2001:db8::1"),
+            // Every hop trusted: the left-most.
+            (&[b"10.0.0.3, 10.0.0.2"], b"10.0.0.3"),
+        ] {
+            let headers: Vec<(&str, &[u8])> = xff.iter().map(|v| ("x-forwarded-for", *v)).collect();
+            let env = proxied("10.0.0.2:4000", &["10.0.0.2", "10.0.0.3"], &headers);
+            assert_eq!(env.get("REMOTE_ADDR"), Some(want), "{xff:?}");
+            assert_eq!(
+                env.get("REMOTE_PORT"),
+                None,
+                "the proxy's port is not the client's"
+            );
+        }
+    }
+
+    #[test]
+    fn a_forwarded_entry_that_is_not_an_address_stops_the_walk() {
+        for xff in [&b"203.0.113.5, unknown"[..], b"203.0.113.5:80", b""] {
+            let headers: [(&str, &[u8]); 1] = [("X-Forwarded-For", xff)];
+            let env = proxied("10.0.0.2:4000", &["10.0.0.2"], &headers);
+            assert_eq!(env.get("REMOTE_ADDR"), Some(&b"10.0.0.2"[..]), "{xff:?}");
+            assert_eq!(env.get("REMOTE_PORT"), Some(&b"4000"[..]));
+        }
+        let env = proxied("10.0.0.2:4000", &["10.0.0.2"], &[]);
+        assert_eq!(env.get("REMOTE_ADDR"), Some(&b"10.0.0.2"[..]));
+    }
+
+    #[test]
+    fn a_trusted_proxy_sets_the_url_scheme_from_x_forwarded_proto() {
+        for (proto, https, port) in [
+            (&b"https"[..], Some(&b"on"[..]), &b"443"[..]),
+            (b"HTTPS", Some(b"on"), b"443"),
+            (b"http", None, b"80"),
+            (b"http, https", Some(b"on"), b"443"),
+            (b"gopher", None, b"80"),
+        ] {
+            let headers: [(&str, &[u8]); 2] =
+                [("Host", b"example.org"), ("X-Forwarded-Proto", proto)];
+            let env = proxied("10.0.0.2:4000", &["10.0.0.2"], &headers);
+            assert_eq!(env.get("HTTPS"), https, "{proto:?}");
+            assert_eq!(env.get("SERVER_PORT"), Some(port), "{proto:?}");
         }
     }
 

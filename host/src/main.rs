@@ -3,7 +3,7 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::IsTerminal;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -30,7 +30,11 @@ mod exit {
 #[command(
     name = "wasgi",
     version,
-    about = "Run web applications compiled to WebAssembly components (PEP 3333 for wasm)"
+    about = "Run web applications compiled to WebAssembly components (PEP 3333 for wasm)",
+    after_help = "\
+CGI handler form: run by a web server with no arguments (or only the search words of
+a query string) and WASGI_APP set in its environment, wasgi is `wasgi run $WASGI_APP`.
+Apache and nginx + fcgiwrap set it up that way: see docs/DEPLOY.md."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -112,6 +116,10 @@ struct LimitArgs {
     /// Seconds shutdown waits for requests in flight.
     #[arg(long, value_name = "SECS", default_value_t = Limits::default().shutdown_timeout.as_secs_f64(), value_parser = seconds)]
     shutdown_timeout: f64,
+    /// A proxy whose X-Forwarded-For and X-Forwarded-Proto set REMOTE_ADDR and
+    /// wsgi.url_scheme; repeat it for more. Default: none (docs/DEPLOY.md).
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    trusted_proxies: Vec<IpAddr>,
 }
 
 impl LimitArgs {
@@ -124,6 +132,7 @@ impl LimitArgs {
             max_body_bytes: self.max_body_bytes,
             read_timeout: Duration::from_secs_f64(self.read_timeout),
             shutdown_timeout: Duration::from_secs_f64(self.shutdown_timeout),
+            trusted_proxies: self.trusted_proxies.clone(),
         }
     }
 }
@@ -137,7 +146,7 @@ fn seconds(text: &str) -> Result<f64, String> {
 }
 
 /// Where compiled components are kept.
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 struct CacheArgs {
     /// Keep compiled components here (default: $WASGI_CACHE_DIR, else
     /// $XDG_CACHE_HOME/wasgi, else $HOME/.cache/wasgi).
@@ -171,7 +180,37 @@ fn main() -> ExitCode {
         .without_time()
         .with_target(false)
         .init();
-    let result = match Cli::parse().command {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let result = match cgi::handler_app(&args, |name| std::env::var_os(name)) {
+        Some(app) => run(
+            &app,
+            &cgi::Overrides::default(),
+            None,
+            CacheArgs::default().cache().as_ref(),
+        ),
+        None => command(Cli::parse().command),
+    };
+    ExitCode::from(match result {
+        Ok(Outcome::Completed) => exit::COMPLETED,
+        Ok(Outcome::Failed) => exit::APP_FAILED,
+        Ok(Outcome::Aborted) => exit::ABORTED,
+        Err(e) => {
+            eprintln!("wasgi: error: {e:#}");
+            match e.downcast_ref::<Error>() {
+                Some(Error::Read { .. }) => exit::UNREADABLE,
+                Some(Error::NotWasm { .. } | Error::CoreModule { .. } | Error::Invalid { .. }) => {
+                    exit::NOT_A_COMPONENT
+                }
+                Some(Error::NotAnApp { .. }) => exit::NOT_AN_APP,
+                _ => exit::HOST,
+            }
+        }
+    })
+}
+
+/// `wasgi run` or `wasgi serve`.
+fn command(command: Command) -> anyhow::Result<Outcome> {
+    match command {
         Command::Run {
             app,
             method,
@@ -195,23 +234,7 @@ fn main() -> ExitCode {
         } => {
             serve(&app, addr, limits.limits(), cache.cache().as_ref()).map(|()| Outcome::Completed)
         }
-    };
-    ExitCode::from(match result {
-        Ok(Outcome::Completed) => exit::COMPLETED,
-        Ok(Outcome::Failed) => exit::APP_FAILED,
-        Ok(Outcome::Aborted) => exit::ABORTED,
-        Err(e) => {
-            eprintln!("wasgi: error: {e:#}");
-            match e.downcast_ref::<Error>() {
-                Some(Error::Read { .. }) => exit::UNREADABLE,
-                Some(Error::NotWasm { .. } | Error::CoreModule { .. } | Error::Invalid { .. }) => {
-                    exit::NOT_A_COMPONENT
-                }
-                Some(Error::NotAnApp { .. }) => exit::NOT_AN_APP,
-                _ => exit::HOST,
-            }
-        }
-    })
+    }
 }
 
 /// `wasgi run`: one request from the process, the response on stdout.

@@ -20,7 +20,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io::{self, Read};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
@@ -42,8 +42,8 @@ use crate::environ::{Environ, HttpRequest};
 use crate::gateway::{Header, Outcome, Sink};
 use crate::input::Input;
 
-/// The server's limits. Every field is a `wasgi serve` flag; the defaults are in
-/// [`Limits::default`] and the README.
+/// The server's limits, and whom it trusts. Every field is a `wasgi serve` flag; the
+/// defaults are in [`Limits::default`] and the README.
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Requests running guest code at once.
@@ -61,6 +61,9 @@ pub struct Limits {
     pub read_timeout: Duration,
     /// How long shutdown waits for requests in flight.
     pub shutdown_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed; none by
+    /// default (the rules are [`Environ::from_http`]'s).
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for Limits {
@@ -73,6 +76,7 @@ impl Default for Limits {
             max_body_bytes: 10 * 1024 * 1024,
             read_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -253,6 +257,7 @@ async fn handle(
         local,
         remote,
         https: false,
+        trusted_proxies: &shared.limits.trusted_proxies,
     });
     environ.multithread = true;
     // hyper frames the body (Content-Length or chunked): reading to its end is safe.
@@ -274,18 +279,23 @@ async fn handle(
     let (chunk_tx, chunk_rx) = mpsc::channel(2);
     let sink = HttpSink {
         head: Some(head_tx),
-        chunks: chunk_tx,
+        chunks: chunk_tx.clone(),
         sent: 0,
         status: log.status.clone(),
         bytes: log.bytes.clone(),
     };
     let app_shared = shared.clone();
+    // The body ends when its last sender drops. This one drops only after the instance
+    // is torn down and its slot released: a client that saw its response end may send
+    // the next request at once, and must find the slot (and the pool's instance) free.
+    let body_open = chunk_tx;
     tokio::task::spawn_blocking(move || {
         let outcome = app_shared
             .app
             .handle(Request { environ, input }, Box::new(sink));
         drop(slot);
         log.done(outcome);
+        drop(body_open);
     });
     match head_rx.await {
         Ok(head) => head.into_response(ChunkBody::new(chunk_rx).boxed()),

@@ -217,11 +217,18 @@ impl Server {
     /// Starts `wasgi serve GUEST --addr 127.0.0.1:0 ARGS...` and waits for its
     /// `listening on` line (never sleeps).
     pub fn start(name: &str, args: &[&str]) -> Self {
-        let mut child = wasgi()
-            .arg("serve")
+        let mut cmd = wasgi();
+        cmd.arg("serve")
             .arg(guest(name))
             .args(["--addr", "127.0.0.1:0"])
-            .args(args)
+            .args(args);
+        Self::spawn(cmd)
+    }
+
+    /// Starts `cmd`, a `wasgi serve` command line, and waits for its `listening on`
+    /// line (never sleeps).
+    pub fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
