@@ -19,7 +19,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::io::{self, Read};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
-use hyper::body::{Frame, Incoming};
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -39,8 +39,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::app::{Application, Request};
 use crate::environ::{Environ, HttpRequest};
-use crate::gateway::{Header, Outcome, Sink};
+use crate::gateway::Outcome;
 use crate::input::Input;
+
+mod exchange;
+use exchange::{BodyReader, ChunkBody, HttpSink, pump_body};
 
 /// The server's limits, and whom it trusts. Every field is a `wasgi serve` flag; the
 /// defaults are in [`Limits::default`] and the README.
@@ -362,217 +365,6 @@ impl AccessLog {
                 Outcome::Aborted => "aborted",
             },
         );
-    }
-}
-
-/// Moves the request body from hyper to the guest's reader, a piece at a time, with
-/// the body limits applied.
-async fn pump_body(
-    mut body: Incoming,
-    tx: mpsc::Sender<io::Result<Bytes>>,
-    max: u64,
-    timeout: Duration,
-) {
-    let mut total: u64 = 0;
-    loop {
-        let frame = match tokio::time::timeout(timeout, body.frame()).await {
-            Err(_) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("no request body data arrived for {timeout:?}"),
-            )),
-            Ok(None) => return,
-            Ok(Some(Err(e))) => Err(io::Error::other(format!(
-                "failed to read the request body: {e}"
-            ))),
-            Ok(Some(Ok(frame))) => Ok(frame),
-        };
-        let data = match frame {
-            Ok(frame) => match frame.into_data() {
-                Ok(data) => data,
-                Err(_trailers) => continue,
-            },
-            Err(e) => {
-                let _ = tx.send(Err(e)).await;
-                return;
-            }
-        };
-        total += data.len() as u64;
-        if total > max {
-            let e = io::Error::new(
-                io::ErrorKind::FileTooLarge,
-                format!("the request body is over the {max}-byte limit"),
-            );
-            let _ = tx.send(Err(e)).await;
-            return;
-        }
-        if tx.send(Ok(data)).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// The guest's side of the request body: blocking reads from the pump.
-struct BodyReader {
-    rx: mpsc::Receiver<io::Result<Bytes>>,
-    pending: Bytes,
-}
-
-impl BodyReader {
-    fn new(rx: mpsc::Receiver<io::Result<Bytes>>) -> Self {
-        Self {
-            rx,
-            pending: Bytes::new(),
-        }
-    }
-}
-
-impl Read for BodyReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pending.is_empty() {
-            match self.rx.blocking_recv() {
-                None => return Ok(0),
-                Some(piece) => self.pending = piece?,
-            }
-        }
-        let n = buf.len().min(self.pending.len());
-        buf[..n].copy_from_slice(&self.pending.split_to(n));
-        Ok(n)
-    }
-}
-
-/// The response head, sent once from the guest's thread to the connection.
-struct Head {
-    status: StatusCode,
-    reason: Option<Vec<u8>>,
-    headers: Vec<(HeaderName, HeaderValue)>,
-}
-
-impl Head {
-    fn into_response(self, body: ResponseBody) -> Response<ResponseBody> {
-        let mut response = Response::new(body);
-        *response.status_mut() = self.status;
-        if let Some(reason) = self
-            .reason
-            .and_then(|r| hyper::ext::ReasonPhrase::try_from(r).ok())
-        {
-            response.extensions_mut().insert(reason);
-        }
-        let map = response.headers_mut();
-        for (name, value) in self.headers {
-            map.append(name, value);
-        }
-        response
-    }
-}
-
-/// The gateway's sink on an HTTP connection.
-struct HttpSink {
-    head: Option<oneshot::Sender<Head>>,
-    chunks: mpsc::Sender<io::Result<Frame<Bytes>>>,
-    sent: u64,
-    status: Arc<AtomicU16>,
-    bytes: Arc<AtomicU64>,
-}
-
-fn gone() -> io::Error {
-    io::Error::new(io::ErrorKind::BrokenPipe, "the client went away")
-}
-
-impl Sink for HttpSink {
-    fn send_headers(&mut self, status: &[u8], headers: &[Header]) -> io::Result<()> {
-        let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
-        let code = StatusCode::from_bytes(&status[..3])
-            .map_err(|e| invalid(format!("status code: {e}")))?;
-        let reason = status[4..].to_vec();
-        let canonical = code.canonical_reason().map(str::as_bytes);
-        let mut head = Head {
-            status: code,
-            reason: (canonical != Some(reason.as_slice())).then_some(reason),
-            headers: Vec::with_capacity(headers.len()),
-        };
-        for (name, value) in headers {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| invalid(format!("header name {name:?}: {e}")))?;
-            let value = HeaderValue::from_bytes(value)
-                .map_err(|e| invalid(format!("header {name} value: {e}")))?;
-            head.headers.push((name, value));
-        }
-        self.status.store(code.as_u16(), Ordering::Relaxed);
-        let sender = self.head.take().ok_or_else(gone)?;
-        sender.send(head).map_err(|_| gone())
-    }
-
-    fn send_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
-        self.chunks
-            .blocking_send(Ok(Frame::data(Bytes::copy_from_slice(chunk))))
-            .map_err(|_| gone())?;
-        self.sent += chunk.len() as u64;
-        self.bytes.store(self.sent, Ordering::Relaxed);
-        Ok(())
-    }
-
-    fn finish(&mut self) -> io::Result<()> {
-        // Dropping the sender (with the sink) ends the body: hyper terminates it.
-        Ok(())
-    }
-
-    fn abort(&mut self) {
-        // An error frame makes hyper cut the connection: the client sees a body that
-        // ends early (no final chunk, or fewer bytes than Content-Length).
-        let _ = self
-            .chunks
-            .blocking_send(Err(io::Error::other("the response was aborted")));
-    }
-}
-
-/// The guest's chunks, as a hyper body.
-struct ChunkBody {
-    rx: mpsc::Receiver<io::Result<Frame<Bytes>>>,
-    /// Data went to hyper since it last flushed (since this body was last pending).
-    unflushed: bool,
-    /// An abort held back for one turn, so that hyper first flushes the data it
-    /// already has: the client must receive every chunk sent before the abort.
-    abort: Option<io::Error>,
-}
-
-impl ChunkBody {
-    fn new(rx: mpsc::Receiver<io::Result<Frame<Bytes>>>) -> Self {
-        Self {
-            rx,
-            unflushed: false,
-            abort: None,
-        }
-    }
-}
-
-impl hyper::body::Body for ChunkBody {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<io::Result<Frame<Bytes>>>> {
-        if let Some(abort) = self.abort.take() {
-            return Poll::Ready(Some(Err(abort)));
-        }
-        match self.rx.poll_recv(cx) {
-            Poll::Ready(Some(Err(abort))) if self.unflushed => {
-                // hyper flushes when the body is pending; come back at once after.
-                self.unflushed = false;
-                self.abort = Some(abort);
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-            Poll::Ready(frame) => {
-                self.unflushed = matches!(frame, Some(Ok(_)));
-                Poll::Ready(frame)
-            }
-            Poll::Pending => {
-                self.unflushed = false;
-                Poll::Pending
-            }
-        }
     }
 }
 

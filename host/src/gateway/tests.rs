@@ -1,0 +1,336 @@
+//! Unit tests of the gateway core: each PEP 3333 rule against a recording sink.
+
+use super::*;
+use std::sync::{Arc, Mutex};
+
+/// A sink that records what it was asked to do, as text, and can fail on demand.
+#[derive(Clone, Default)]
+struct Recorder {
+    log: Arc<Mutex<Vec<String>>>,
+    fail_chunks: bool,
+}
+
+impl Recorder {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.log.lock().expect("lock"))
+    }
+    fn push(&self, s: String) {
+        self.log.lock().expect("lock").push(s);
+    }
+}
+
+impl Sink for Recorder {
+    fn send_headers(&mut self, status: &[u8], headers: &[Header]) -> io::Result<()> {
+        let hs: Vec<String> = headers
+            .iter()
+            .map(|(n, v)| format!("{n}={}", String::from_utf8_lossy(v)))
+            .collect();
+        self.push(format!(
+            "headers {} [{}]",
+            String::from_utf8_lossy(status),
+            hs.join(",")
+        ));
+        Ok(())
+    }
+    fn send_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        if self.fail_chunks {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        self.push(format!("chunk {}", String::from_utf8_lossy(chunk)));
+        Ok(())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.push("finish".into());
+        Ok(())
+    }
+    fn abort(&mut self) {
+        self.push("abort".into());
+    }
+}
+
+fn gateway() -> (Gateway, Recorder) {
+    let rec = Recorder::default();
+    (Gateway::new(Box::new(rec.clone())), rec)
+}
+
+fn ct() -> Vec<Header> {
+    vec![("Content-Type".into(), b"text/plain".to_vec())]
+}
+
+#[test]
+fn start_response_stores_and_sends_nothing() {
+    let (mut gw, rec) = gateway();
+    gw.start_response(b"200 OK".to_vec(), ct(), None)
+        .expect("ok");
+    assert!(rec.take().is_empty());
+}
+
+#[test]
+fn headers_go_out_just_before_the_first_non_empty_chunk() {
+    let (mut gw, rec) = gateway();
+    gw.start_response(b"200 OK".to_vec(), ct(), None)
+        .expect("ok");
+    gw.write(b"").expect("empty");
+    gw.write(b"").expect("empty");
+    assert!(rec.take().is_empty(), "empty chunks send nothing");
+    gw.write(b"a").expect("a");
+    gw.write(b"b").expect("b");
+    gw.end_of_body().expect("end");
+    assert_eq!(gw.finish(None), Outcome::Completed);
+    assert_eq!(
+        rec.take(),
+        [
+            "headers 200 OK [Content-Type=text/plain]",
+            "chunk a",
+            "chunk b",
+            "finish"
+        ]
+    );
+    assert_eq!(gw.body_bytes(), 2);
+}
+
+#[test]
+fn an_empty_body_sends_the_headers_at_the_end() {
+    let (mut gw, rec) = gateway();
+    gw.start_response(b"200 OK".to_vec(), ct(), None)
+        .expect("ok");
+    gw.end_of_body().expect("end");
+    assert_eq!(gw.finish(None), Outcome::Completed);
+    assert_eq!(
+        rec.take(),
+        ["headers 200 OK [Content-Type=text/plain]", "finish"]
+    );
+}
+
+#[test]
+fn write_before_start_response_is_an_error() {
+    let (mut gw, rec) = gateway();
+    assert_eq!(gw.write(b"x"), Err(Violation::WriteBeforeStartResponse));
+    assert_eq!(gw.write(b""), Err(Violation::WriteBeforeStartResponse));
+    assert!(rec.take().is_empty());
+}
+
+#[test]
+fn a_body_that_ends_without_start_response_fails_with_a_500() {
+    let (mut gw, rec) = gateway();
+    let failure = gw.end_of_body().expect_err("no start_response");
+    assert_eq!(gw.finish(Some(failure)), Outcome::Failed);
+    assert_eq!(
+        rec.take(),
+        [
+            "headers 500 Internal Server Error [Content-Type=text/plain]",
+            "chunk A server error occurred.  Please contact the administrator.",
+            "finish"
+        ]
+    );
+}
+
+#[test]
+fn a_second_start_response_without_exc_info_is_refused_and_changes_nothing() {
+    let (mut gw, rec) = gateway();
+    gw.start_response(b"200 OK".to_vec(), ct(), None)
+        .expect("ok");
+    assert_eq!(
+        gw.start_response(b"404 Not Found".to_vec(), ct(), None),
+        Err(Violation::HeadersAlreadySet)
+    );
+    gw.write(b"x").expect("x");
+    assert_eq!(
+        gw.start_response(b"404 Not Found".to_vec(), ct(), None),
+        Err(Violation::HeadersAlreadySet)
+    );
+    assert_eq!(rec.take()[0], "headers 200 OK [Content-Type=text/plain]");
+}
+
+#[test]
+fn exc_info_before_headers_replaces_the_stored_response() {
+    let (mut gw, rec) = gateway();
+    gw.start_response(b"200 OK".to_vec(), ct(), None)
+        .expect("ok");
+    gw.start_response(b"503 Busy".to_vec(), vec![], Some("boom".into()))
+        .expect("replaced");
+    gw.write(b"sorry").expect("write");
+    assert_eq!(rec.take(), ["headers 503 Busy []", "chunk sorry"]);
+}
+
+#[test]
+fn exc_info_after_headers_aborts_the_response() {
+    let (mut gw, rec) = gateway();
+    gw.start_response(b"200 OK".to_vec(), ct(), None)
+        .expect("ok");
+    gw.write(b"part").expect("write");
+    assert_eq!(
+        gw.start_response(b"500 Oops".to_vec(), ct(), Some("boom".into())),
+        Err(Violation::HeadersAlreadySent)
+    );
+    assert!(matches!(gw.write(b"more"), Err(Violation::OutputClosed(_))));
+    assert_eq!(
+        gw.finish(Some(Failure::Rule(Violation::HeadersAlreadySent))),
+        Outcome::Aborted
+    );
+    assert_eq!(
+        rec.take(),
+        [
+            "headers 200 OK [Content-Type=text/plain]",
+            "chunk part",
+            "abort"
+        ]
+    );
+}
+
+#[test]
+fn invalid_status_and_headers_are_refused_and_nothing_is_stored() {
+    let (mut gw, _rec) = gateway();
+    assert!(matches!(
+        gw.start_response(b"OK".to_vec(), ct(), None),
+        Err(Violation::InvalidStatus(_))
+    ));
+    let bad = vec![("X".to_owned(), b"a\r\nSet-Cookie: evil".to_vec())];
+    assert!(matches!(
+        gw.start_response(b"200 OK".to_vec(), bad, None),
+        Err(Violation::InvalidHeader(_))
+    ));
+    assert_eq!(gw.write(b"x"), Err(Violation::WriteBeforeStartResponse));
+}
+
+#[test]
+fn header_order_and_duplicates_are_kept() {
+    let (mut gw, rec) = gateway();
+    let headers = vec![
+        ("Set-Cookie".to_owned(), b"a=1".to_vec()),
+        ("Content-Type".to_owned(), b"text/plain".to_vec()),
+        ("Set-Cookie".to_owned(), b"b=2".to_vec()),
+    ];
+    gw.start_response(b"200 OK".to_vec(), headers, None)
+        .expect("ok");
+    gw.end_of_body().expect("end");
+    gw.finish(None);
+    assert_eq!(
+        rec.take()[0],
+        "headers 200 OK [Set-Cookie=a=1,Content-Type=text/plain,Set-Cookie=b=2]"
+    );
+}
+
+#[test]
+fn a_failure_before_headers_gives_the_generic_500() {
+    let (mut gw, rec) = gateway();
+    gw.start_response(b"200 OK".to_vec(), ct(), None)
+        .expect("ok");
+    let outcome = gw.finish(Some(Failure::Trap("secret trap text".into())));
+    assert_eq!(outcome, Outcome::Failed);
+    let log = rec.take();
+    assert_eq!(
+        log[0],
+        "headers 500 Internal Server Error [Content-Type=text/plain]"
+    );
+    assert!(!log.concat().contains("secret"), "{log:?}");
+}
+
+#[test]
+fn a_failure_the_client_caused_names_it_instead_of_500() {
+    let (mut gw, rec) = gateway();
+    gw.blame_client(ClientFault::Timeout);
+    let outcome = gw.finish(Some(Failure::App("input failed".into())));
+    assert_eq!(outcome, Outcome::Failed);
+    assert_eq!(
+        rec.take()[..2],
+        [
+            "headers 408 Request Timeout [Content-Type=text/plain]",
+            "chunk The request body took too long to arrive."
+        ]
+    );
+}
+
+#[test]
+fn a_failure_after_headers_aborts() {
+    let (mut gw, rec) = gateway();
+    gw.start_response(b"200 OK".to_vec(), ct(), None)
+        .expect("ok");
+    gw.write(b"x").expect("x");
+    assert_eq!(
+        gw.finish(Some(Failure::App("mid-body".into()))),
+        Outcome::Aborted
+    );
+    assert_eq!(rec.take().last().map(String::as_str), Some("abort"));
+}
+
+#[test]
+fn a_failed_write_aborts_and_refuses_everything_after() {
+    let rec = Recorder {
+        fail_chunks: true,
+        ..Recorder::default()
+    };
+    let mut gw = Gateway::new(Box::new(rec.clone()));
+    gw.start_response(b"200 OK".to_vec(), ct(), None)
+        .expect("ok");
+    assert!(matches!(gw.write(b"x"), Err(Violation::OutputClosed(_))));
+    assert!(matches!(gw.write(b"y"), Err(Violation::OutputClosed(_))));
+    assert_eq!(gw.finish(None), Outcome::Aborted);
+    assert_eq!(
+        rec.take(),
+        ["headers 200 OK [Content-Type=text/plain]", "abort"]
+    );
+}
+
+fn with_length(n: &str) -> Vec<Header> {
+    vec![("Content-Length".into(), n.as_bytes().to_vec())]
+}
+
+#[test]
+fn a_body_longer_than_its_content_length_is_aborted_not_passed_on() {
+    let (mut gw, rec) = gateway();
+    gw.start_response(b"200 OK".to_vec(), with_length("3"), None)
+        .expect("ok");
+    gw.write(b"ab").expect("within");
+    assert!(matches!(gw.write(b"cd"), Err(Violation::OutputClosed(_))));
+    assert_eq!(gw.finish(None), Outcome::Aborted);
+    assert_eq!(
+        rec.take(),
+        ["headers 200 OK [Content-Length=3]", "chunk ab", "abort"]
+    );
+}
+
+#[test]
+fn a_body_shorter_than_its_content_length_is_aborted() {
+    let (mut gw, rec) = gateway();
+    gw.start_response(b"200 OK".to_vec(), with_length("3"), None)
+        .expect("ok");
+    gw.write(b"ab").expect("within");
+    let failure = gw.end_of_body().expect_err("short");
+    assert_eq!(gw.finish(Some(failure)), Outcome::Aborted);
+    assert_eq!(rec.take().last().map(String::as_str), Some("abort"));
+    let (mut exact, _) = gateway();
+    exact
+        .start_response(b"200 OK".to_vec(), with_length("2"), None)
+        .expect("ok");
+    exact.write(b"ab").expect("exact");
+    assert_eq!(exact.finish(None), Outcome::Completed);
+}
+
+#[test]
+fn a_head_response_declares_a_length_it_does_not_send() {
+    let rec = Recorder::default();
+    let mut gw = Gateway::new(Box::new(rec.clone())).with_head_request(true);
+    gw.start_response(b"200 OK".to_vec(), with_length("14"), None)
+        .expect("ok");
+    assert_eq!(gw.finish(None), Outcome::Completed);
+    let (mut not_modified, _) = gateway();
+    not_modified
+        .start_response(b"304 Not Modified".to_vec(), with_length("14"), None)
+        .expect("ok");
+    assert_eq!(not_modified.finish(None), Outcome::Completed);
+}
+
+#[test]
+fn output_after_the_body_ended_is_refused() {
+    let (mut gw, _rec) = gateway();
+    gw.start_response(b"200 OK".to_vec(), ct(), None)
+        .expect("ok");
+    gw.end_of_body().expect("end");
+    assert!(matches!(gw.write(b"late"), Err(Violation::OutputClosed(_))));
+    assert!(matches!(
+        gw.start_response(b"200 OK".to_vec(), ct(), Some("x".into())),
+        Err(Violation::OutputClosed(_))
+    ));
+    assert_eq!(gw.finish(None), Outcome::Completed);
+}
