@@ -297,12 +297,6 @@ fn with_stdin(cmd: &mut Command, body: &[u8]) -> Output {
     out
 }
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"))
-}
-
 /// The system python3's real executable (resolved once, so no wrapper such as a pyenv
 /// shim adds variables to the reference's environment).
 fn python3() -> &'static Path {
@@ -445,4 +439,86 @@ fn an_escaped_exception_is_logged_never_sent() {
             "Boom: unhandled before the headers",
         ],
     );
+}
+
+// ---- `wasgi-py build` refuses what cannot work, in one line, before compiling -------
+
+/// The `wasgi-py` that guests/build.sh installed into target/py-venv.
+fn wasgi_py(args: &[&str]) -> Output {
+    python_guest("hello");
+    let mut cmd = Command::new(target_dir().join("py-venv/bin/wasgi-py"));
+    output(cmd.arg("build").args(args).stdin(Stdio::null()))
+}
+
+#[track_caller]
+fn assert_build_error(out: &Output, says: &str) {
+    let log = stderr(out);
+    assert_eq!(code(out), 1, "{log}");
+    assert_eq!(log.lines().count(), 1, "one line: {log}");
+    assert!(log.starts_with("wasgi-py: error: "), "{log}");
+    assert!(log.contains(says), "{says:?} not in: {log}");
+}
+
+#[test]
+fn wasgi_py_build_names_a_spec_that_does_not_resolve() {
+    let hello = root().join("guests/python/hello");
+    let out = wasgi_py(&[
+        "app:nope",
+        "-p",
+        hello.to_str().expect("utf-8"),
+        "-o",
+        "/dev/null",
+    ]);
+    assert_build_error(
+        &out,
+        "'app:nope' does not resolve: AttributeError: module 'app' has no attribute 'nope'",
+    );
+    let out = wasgi_py(&[
+        "missing_module:app",
+        "-p",
+        hello.to_str().expect("utf-8"),
+        "-o",
+        "/dev/null",
+    ]);
+    assert_build_error(
+        &out,
+        "'missing_module:app' does not resolve: ModuleNotFoundError",
+    );
+}
+
+#[test]
+fn wasgi_py_build_refuses_a_spec_that_is_not_module_callable() {
+    let out = wasgi_py(&["app", "-o", "/dev/null"]);
+    assert_build_error(
+        &out,
+        "'app' is not module:callable (for example app:application)",
+    );
+}
+
+#[test]
+fn wasgi_py_build_names_a_native_extension_dependency() {
+    let deps = std::env::temp_dir().join(format!("wasgi-py-native-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&deps);
+    let so = "fastjson/_speedups.cpython-311-x86_64-linux-gnu.so";
+    std::fs::create_dir_all(deps.join("fastjson")).expect("package dir");
+    std::fs::create_dir_all(deps.join("fastjson-2.1.dist-info")).expect("dist-info");
+    std::fs::write(deps.join(so), b"\x7fELF machine code").expect("so");
+    std::fs::write(
+        deps.join("fastjson-2.1.dist-info/RECORD"),
+        format!("fastjson/__init__.py,,\n{so},,\n"),
+    )
+    .expect("RECORD");
+    let hello = root().join("guests/python/hello");
+    let out = wasgi_py(&[
+        "app:application",
+        "-p",
+        hello.to_str().expect("utf-8"),
+        "--deps",
+        deps.to_str().expect("utf-8"),
+        "-o",
+        "/dev/null",
+    ]);
+    assert_build_error(&out, "fastjson 2.1 is a native extension");
+    assert_build_error(&out, "it cannot run in wasm");
+    std::fs::remove_dir_all(&deps).expect("clean up");
 }

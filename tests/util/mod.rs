@@ -25,7 +25,8 @@ pub fn root() -> PathBuf {
         .to_owned()
 }
 
-fn target_dir() -> PathBuf {
+/// The target directory (where the guests and the caches go).
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"))
