@@ -522,3 +522,41 @@ fn wasgi_py_build_names_a_native_extension_dependency() {
     assert_build_error(&out, "it cannot run in wasm");
     std::fs::remove_dir_all(&deps).expect("clean up");
 }
+
+#[test]
+fn wasgi_py_build_works_offline_once_installed() {
+    // A network namespace of our own has no network at all: the Flask app and its
+    // bundled dependencies must build from what is installed, and run.
+    let scratch = std::env::temp_dir().join(format!("wasgi-py-offline-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).expect("scratch dir");
+    let app = scratch.join("flask-app.wasm");
+    python_guest("flask-app");
+    let mut cmd = Command::new("unshare");
+    cmd.arg("-n")
+        .arg(target_dir().join("py-venv/bin/wasgi-py"))
+        .args(["build", "app:application", "-p"])
+        .arg(root().join("guests/python/flask-app"))
+        .arg("--deps")
+        .arg(target_dir().join("py-deps/flask-app"))
+        .arg("-o")
+        .arg(&app)
+        .stdin(Stdio::null());
+    let built = output(&mut cmd);
+    assert_eq!(code(&built), 0, "offline build failed: {}", stderr(&built));
+    let cache = scratch.join("cache");
+    let ran = output(
+        wasgi()
+            .arg("run")
+            .arg(&app)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .stdin(Stdio::null()),
+    );
+    expect(
+        &ran,
+        b"Status: 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 14\r\n\r\nHello, World!\n",
+        0,
+        &[],
+    );
+    std::fs::remove_dir_all(&scratch).expect("clean up");
+}
