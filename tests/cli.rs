@@ -454,6 +454,39 @@ fn the_guests_own_stdout_never_reaches_the_response() {
     );
 }
 
+#[test]
+fn as_an_nph_program_wasgi_frames_the_response_and_an_abort_shows() {
+    let http11 = [("SERVER_PROTOCOL", "HTTP/1.1")];
+    let hello = wasgi_run("hello", &["--nph"], &http11);
+    let text = String::from_utf8_lossy(&hello.stdout).into_owned();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\nDate: "), "{text}");
+    assert!(
+        text.ends_with("\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\ne\r\nHello, World!\n\r\n0\r\n\r\n"),
+        "{text}"
+    );
+    assert_eq!(code(&hello), COMPLETED);
+    // Run under a name starting with nph- (as Apache runs an NPH script), no flag.
+    let dir = std::env::temp_dir().join(format!("wasgi-nph-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let nph = dir.join("nph-wasgi");
+    let _ = std::fs::remove_file(&nph);
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_wasgi"), &nph).expect("symlink");
+    let mut cmd = std::process::Command::new(&nph);
+    cmd.env_clear()
+        .env("SERVER_PROTOCOL", "HTTP/1.1")
+        .env("WASGI_APP", guest("error-mid-body"))
+        .stdin(Stdio::null());
+    let aborted = output(&mut cmd);
+    let text = String::from_utf8_lossy(&aborted.stdout).into_owned();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(
+        text.ends_with("\r\n\r\n6\r\nfirst\n\r\n"),
+        "no last chunk: {text:?}"
+    );
+    assert_eq!(code(&aborted), ABORTED);
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
 // ---- Section 6: errors -------------------------------------------------------------
 
 #[test]

@@ -201,6 +201,10 @@ impl CgiServer {
 
     fn apache(dir: &Path, wasgi: &Path, apps: &Path, cache: &Path, port: u16) -> Self {
         let apache2 = tool("apache2");
+        let nph_dir = dir.join("nph-bin");
+        fs::create_dir(&nph_dir).expect("nph dir");
+        let nph = nph_dir.join("nph-wasgi");
+        std::os::unix::fs::symlink(wasgi, &nph).expect("nph-wasgi symlink");
         let site = template(
             "apache.conf",
             &[
@@ -208,6 +212,8 @@ impl CgiServer {
                 ("BIN", &text(wasgi.parent().expect("bin dir"))),
                 ("APPS", &text(apps)),
                 ("CACHE", &text(cache)),
+                ("NPH", &text(&nph)),
+                ("NPHDIR", &text(&nph_dir)),
             ],
         );
         fs::write(dir.join("wasgi.conf"), site).expect("write wasgi.conf");
@@ -473,6 +479,28 @@ fn an_abort_after_headers_is_only_in_the_log(kind: Cgi, test: &str) {
     assert_eq!(r.status, 200, "{kind:?}");
     assert_eq!(r.header("transfer-encoding"), ["chunked"], "{kind:?}");
     assert_eq!(r.body.as_deref(), Ok(&b"first\n"[..]), "{kind:?}");
+    wait_for_log(&server.cgi_log, "application error: disk read failed");
+}
+
+#[test]
+fn apache_nph_hello_bytes_come_through() {
+    let server = CgiServer::start(Cgi::Apache, "apache-nph-hello");
+    let r = get(&server.url("/nph/hello"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), ["text/plain"]);
+    assert_eq!(r.header("transfer-encoding"), ["chunked"]);
+    assert_eq!(r.body.as_deref(), Ok(&b"Hello, World!\n"[..]));
+}
+
+#[test]
+fn apache_nph_an_abort_after_headers_reaches_the_client() {
+    // As an nph- program wasgi frames the body itself: the abort leaves out the last
+    // chunk, and the client sees a body cut short, never a complete response.
+    let server = CgiServer::start(Cgi::Apache, "apache-nph-abort");
+    let r = get(&server.url("/nph/error-mid-body"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("transfer-encoding"), ["chunked"]);
+    assert!(r.body.is_err(), "a clean end: {:?}", r.body);
     wait_for_log(&server.cgi_log, "application error: disk read failed");
 }
 

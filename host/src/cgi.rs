@@ -30,14 +30,10 @@ impl<W: Write + Send> CgiSink<W> {
     }
 }
 
-impl CgiSink<File> {
-    /// A sink on the process's stdout, unbuffered: every chunk goes out as a single
-    /// write, with no line buffering in between.
-    pub fn stdout() -> io::Result<Self> {
-        Ok(Self::new(File::from(
-            io::stdout().as_fd().try_clone_to_owned()?,
-        )))
-    }
+/// The process's stdout, unbuffered: every chunk goes out as a single write, with no
+/// line buffering in between.
+pub fn stdout() -> io::Result<File> {
+    Ok(File::from(io::stdout().as_fd().try_clone_to_owned()?))
 }
 
 impl<W: Write + Send> Sink for CgiSink<W> {
@@ -69,6 +65,101 @@ impl<W: Write + Send> Sink for CgiSink<W> {
     fn abort(&mut self) {
         // CGI has no way to mark a body incomplete on the wire: what was sent stays
         // sent, and the process exits non-zero (see `wasgi run --help`).
+        let _ = self.out.flush();
+    }
+}
+
+/// Whether wasgi runs as a non-parsed-headers CGI program: its file name starts with
+/// `nph-` (RFC 3875 section 5), as a symlink `nph-wasgi` to the binary does. Apache then
+/// hands the program's output to the client untouched, and wasgi writes the whole
+/// HTTP response itself ([`NphSink`]).
+pub fn is_nph(argv0: &std::ffi::OsStr) -> bool {
+    std::path::Path::new(argv0)
+        .file_name()
+        .is_some_and(|name| name.as_bytes().starts_with(b"nph-"))
+}
+
+/// A non-parsed-headers CGI response (RFC 3875 section 5.1): the HTTP response itself,
+/// for a server that passes the program's output to the client as is (Apache runs an
+/// `nph-` program that way). Unlike [`CgiSink`], an abort is visible to the client: a
+/// body framed as chunked (HTTP/1.1 with no Content-Length from the app) ends without
+/// its last chunk, and one with a Content-Length ends short of it. Over HTTP/1.0 with
+/// no Content-Length the body ends with the connection and an abort looks like its end.
+pub struct NphSink<W> {
+    out: W,
+    protocol: &'static str,
+    head_request: bool,
+    chunked: bool,
+}
+
+impl<W: Write + Send> NphSink<W> {
+    /// A sink writing the response for a request made with `protocol` (the request's
+    /// SERVER_PROTOCOL) and `method`.
+    pub fn new(out: W, protocol: &[u8], method: &[u8]) -> Self {
+        Self {
+            out,
+            protocol: if protocol == b"HTTP/1.1" {
+                "HTTP/1.1"
+            } else {
+                "HTTP/1.0"
+            },
+            head_request: method == b"HEAD",
+            chunked: false,
+        }
+    }
+}
+
+impl<W: Write + Send> Sink for NphSink<W> {
+    fn send_headers(&mut self, status: &[u8], headers: &[Header]) -> io::Result<()> {
+        let has_length = headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
+        self.chunked = self.protocol == "HTTP/1.1" && !has_length && !self.head_request;
+        let mut head = Vec::with_capacity(128 + headers.len() * 32);
+        head.extend_from_slice(self.protocol.as_bytes());
+        head.push(b' ');
+        head.extend_from_slice(status);
+        head.extend_from_slice(b"\r\nDate: ");
+        head.extend_from_slice(httpdate::fmt_http_date(std::time::SystemTime::now()).as_bytes());
+        head.extend_from_slice(b"\r\n");
+        for (name, value) in headers {
+            head.extend_from_slice(name.as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(value);
+            head.extend_from_slice(b"\r\n");
+        }
+        if self.chunked {
+            head.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+        }
+        // One response per process: the connection ends with it.
+        head.extend_from_slice(b"Connection: close\r\n\r\n");
+        self.out.write_all(&head)?;
+        self.out.flush()
+    }
+
+    fn send_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        if self.head_request {
+            return Ok(());
+        }
+        if self.chunked {
+            write!(self.out, "{:x}\r\n", chunk.len())?;
+            self.out.write_all(chunk)?;
+            self.out.write_all(b"\r\n")?;
+        } else {
+            self.out.write_all(chunk)?;
+        }
+        self.out.flush()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        if self.chunked {
+            self.out.write_all(b"0\r\n\r\n")?;
+        }
+        self.out.flush()
+    }
+
+    fn abort(&mut self) {
+        // No last chunk: the client sees the body end early.
         let _ = self.out.flush();
     }
 }
@@ -277,6 +368,89 @@ mod tests {
             sink.out,
             b"Status: 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\nSet-Cookie: b=\xe9\r\n\r\nHello"
         );
+    }
+
+    /// An NPH response with its Date line taken out (it changes every second).
+    fn nph(protocol: &[u8], method: &[u8], run: impl FnOnce(&mut NphSink<Vec<u8>>)) -> String {
+        let mut sink = NphSink::new(Vec::new(), protocol, method);
+        run(&mut sink);
+        let text = String::from_utf8(sink.out).expect("utf-8");
+        let (line, rest) = text.split_once("\r\n").expect("status line");
+        let (date, rest) = rest.split_once("\r\n").expect("date line");
+        assert!(
+            date.starts_with("Date: ") && date.ends_with(" GMT"),
+            "{date}"
+        );
+        format!("{line}\r\n{rest}")
+    }
+
+    fn text_plain() -> Vec<Header> {
+        vec![("Content-Type".to_owned(), b"text/plain".to_vec())]
+    }
+
+    #[test]
+    fn nph_http11_frames_the_body_as_chunks_and_ends_it() {
+        let out = nph(b"HTTP/1.1", b"GET", |s| {
+            s.send_headers(b"200 OK", &text_plain()).expect("headers");
+            s.send_chunk(b"Hello, ").expect("chunk");
+            s.send_chunk(b"World!\n").expect("chunk");
+            s.finish().expect("finish");
+        });
+        assert_eq!(
+            out,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n7\r\nHello, \r\n7\r\nWorld!\n\r\n0\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn an_nph_abort_leaves_the_last_chunk_out() {
+        let out = nph(b"HTTP/1.1", b"GET", |s| {
+            s.send_headers(b"200 OK", &text_plain()).expect("headers");
+            s.send_chunk(b"first\n").expect("chunk");
+            s.abort();
+        });
+        assert!(out.ends_with("\r\n\r\n6\r\nfirst\n\r\n"), "{out:?}");
+    }
+
+    #[test]
+    fn nph_keeps_the_apps_content_length_and_http10_and_head_have_no_chunks() {
+        let with_length = vec![("Content-Length".to_owned(), b"3".to_vec())];
+        let out = nph(b"HTTP/1.1", b"GET", |s| {
+            s.send_headers(b"200 OK", &with_length).expect("headers");
+            s.send_chunk(b"abc").expect("chunk");
+            s.finish().expect("finish");
+        });
+        assert_eq!(
+            out,
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
+        );
+        let old = nph(b"HTTP/1.0", b"GET", |s| {
+            s.send_headers(b"404 Not Found", &text_plain())
+                .expect("headers");
+            s.send_chunk(b"gone").expect("chunk");
+            s.finish().expect("finish");
+        });
+        assert_eq!(
+            old,
+            "HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\ngone"
+        );
+        let head = nph(b"HTTP/1.1", b"HEAD", |s| {
+            s.send_headers(b"200 OK", &text_plain()).expect("headers");
+            s.send_chunk(b"not sent").expect("chunk");
+            s.finish().expect("finish");
+        });
+        assert_eq!(
+            head,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn nph_is_the_programs_file_name() {
+        assert!(is_nph("/usr/lib/cgi-bin/nph-wasgi".as_ref()));
+        assert!(is_nph("nph-app".as_ref()));
+        assert!(!is_nph("/usr/local/bin/wasgi".as_ref()));
+        assert!(!is_nph("/srv/nph-dir/wasgi".as_ref()));
     }
 
     #[test]

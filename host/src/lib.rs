@@ -24,7 +24,7 @@
 //! let cache = wasgi::cache::Cache::new("/tmp/wasgi-cache");
 //! let app = Application::load(&engine, "hello.wasm".as_ref(), Some(&cache))?;
 //! let (environ, input) = cgi::request(std::env::vars_os(), &cgi::Overrides::default(), cgi::Body::Stdin)?;
-//! let outcome = app.handle(Request { environ, input }, Box::new(cgi::CgiSink::stdout()?));
+//! let outcome = app.handle(Request { environ, input }, Box::new(cgi::CgiSink::new(cgi::stdout()?)));
 //! assert_eq!(outcome, wasgi::Outcome::Completed);
 //! # Ok(())
 //! # }

@@ -70,6 +70,11 @@ Exit status:
         /// body is stdin bounded by CONTENT_LENGTH, and empty with no CONTENT_LENGTH.
         #[arg(long, value_name = "FILE")]
         body: Option<PathBuf>,
+        /// Write the whole HTTP response (status line, Date, framing) as a
+        /// non-parsed-headers CGI program does; automatic when wasgi runs under a file
+        /// name starting with `nph-`.
+        #[arg(long)]
+        nph: bool,
         #[command(flatten)]
         cache: CacheArgs,
     },
@@ -180,15 +185,18 @@ fn main() -> ExitCode {
         .without_time()
         .with_target(false)
         .init();
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let mut args = std::env::args_os();
+    let nph = args.next().is_some_and(|argv0| cgi::is_nph(&argv0));
+    let args: Vec<OsString> = args.collect();
     let result = match cgi::handler_app(&args, |name| std::env::var_os(name)) {
         Some(app) => run(
             &app,
             &cgi::Overrides::default(),
             None,
+            nph,
             CacheArgs::default().cache().as_ref(),
         ),
-        None => command(Cli::parse().command),
+        None => command(Cli::parse().command, nph),
     };
     ExitCode::from(match result {
         Ok(Outcome::Completed) => exit::COMPLETED,
@@ -208,8 +216,8 @@ fn main() -> ExitCode {
     })
 }
 
-/// `wasgi run` or `wasgi serve`.
-fn command(command: Command) -> anyhow::Result<Outcome> {
+/// `wasgi run` or `wasgi serve`; `nph_name` says wasgi runs under an `nph-` name.
+fn command(command: Command, nph_name: bool) -> anyhow::Result<Outcome> {
     match command {
         Command::Run {
             app,
@@ -217,6 +225,7 @@ fn command(command: Command) -> anyhow::Result<Outcome> {
             path,
             headers,
             body,
+            nph,
             cache,
         } => {
             let overrides = cgi::Overrides {
@@ -224,7 +233,13 @@ fn command(command: Command) -> anyhow::Result<Outcome> {
                 path,
                 headers,
             };
-            run(&app, &overrides, body, cache.cache().as_ref())
+            run(
+                &app,
+                &overrides,
+                body,
+                nph || nph_name,
+                cache.cache().as_ref(),
+            )
         }
         Command::Serve {
             app,
@@ -242,6 +257,7 @@ fn run(
     app: &Path,
     overrides: &cgi::Overrides,
     body: Option<PathBuf>,
+    nph: bool,
     cache: Option<&Cache>,
 ) -> anyhow::Result<Outcome> {
     let body = match body {
@@ -255,8 +271,21 @@ fn run(
     let application = Application::load(&engine, app, cache)?;
     let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let (environ, input) = cgi::request(vars, overrides, body)?;
-    let sink = cgi::CgiSink::stdout()?;
-    Ok(application.handle(Request { environ, input }, Box::new(sink)))
+    let stdout = cgi::stdout()?;
+    let sink: Box<dyn wasgi::Sink> = if nph {
+        let (protocol, method) = (
+            environ.get("SERVER_PROTOCOL"),
+            environ.get("REQUEST_METHOD"),
+        );
+        Box::new(cgi::NphSink::new(
+            stdout,
+            protocol.unwrap_or_default(),
+            method.unwrap_or_default(),
+        ))
+    } else {
+        Box::new(cgi::CgiSink::new(stdout))
+    };
+    Ok(application.handle(Request { environ, input }, sink))
 }
 
 /// `wasgi serve`: HTTP until SIGINT or SIGTERM.
