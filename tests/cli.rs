@@ -542,6 +542,38 @@ fn a_trap_in_close_aborts_a_response_that_looked_complete() {
     );
 }
 
+// ---- Limits: a guest that takes too much gets a 500 and a log line naming the limit --
+
+#[test]
+fn a_guest_past_its_time_limit_is_stopped_with_a_500() {
+    let out = wasgi_run("infinite-loop-before-headers", &["--timeout", "0.3"], &[]);
+    expect(
+        &out,
+        GENERIC_500,
+        APP_FAILED,
+        &["ran past its time limit (--timeout)"],
+    );
+}
+
+#[test]
+fn a_guest_past_its_memory_cap_is_refused_and_gets_a_500() {
+    let out = wasgi_run("memory-bomb", &["--max-memory", "64MiB"], &[]);
+    expect(
+        &out,
+        GENERIC_500,
+        APP_FAILED,
+        &["past its --max-memory of 67108864"],
+    );
+}
+
+#[test]
+fn limit_flags_are_checked() {
+    for args in [&["--timeout", "-1"][..], &["--max-memory", "12XB"]] {
+        let out = output(wasgi().args(["run", "x.wasm"]).args(args));
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+    }
+}
+
 // ---- Bad files: one clear line and a distinct exit code, never a panic ------------
 
 fn run_file(bytes: &[u8], name: &str) -> std::process::Output {
@@ -574,7 +606,7 @@ fn a_missing_file_is_a_clear_error() {
     assert_one_line_error(
         &out,
         UNREADABLE,
-        "cannot read \"/nonexistent/app.wasm\": No such file or directory",
+        "cannot read \"/nonexistent/app.wasm\": No such file or directory (os error 2)",
     );
 }
 

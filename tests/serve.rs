@@ -451,3 +451,28 @@ fn bad_flags_are_refused_before_binding() {
         assert!(!stderr(&out).contains("listening"), "{args:?}");
     }
 }
+
+#[test]
+fn a_looping_guest_is_stopped_at_its_time_limit_while_others_are_served() {
+    let server = Server::start("infinite-loop-before-headers", &["--timeout", "1"]);
+    let looping = {
+        let url = server.url("/spin");
+        std::thread::spawn(move || seen(agent().get(&url).call()))
+    };
+    server.wait_for_log("infinite-loop-before-headers: spinning");
+    // While the loop holds its thread, a well-behaved request is answered.
+    let ok = get(&server, "/ok");
+    assert_eq!(ok.body.as_deref(), Ok(&b"ok\n"[..]));
+    let stopped = looping.join().expect("the looping request");
+    assert_eq!(stopped.status, 500);
+    server.wait_for_log("ran past its time limit (--timeout)");
+}
+
+#[test]
+fn serve_caps_guest_memory_by_default() {
+    // The default cap (256 MiB) stops a guest that would take 16 GiB.
+    let server = Server::start("memory-bomb", &[]);
+    assert_eq!(get(&server, "/").status, 500);
+    server.wait_for_log("past its --max-memory of 268435456");
+    assert_eq!(get(&server, "/").status, 500, "the server is still up");
+}

@@ -18,6 +18,7 @@ use crate::environ::Environ;
 use crate::error::{Error, one_line};
 use crate::gateway::{Failure, Gateway, Header, Outcome, Sink, Violation};
 use crate::input::Input;
+use crate::limits::{self, GuestLimits, MemoryLimiter};
 
 mod bindings {
     wasmtime::component::bindgen!({ path: "../wit", world: "app" });
@@ -31,8 +32,15 @@ pub const APPLICATION_EXPORT: &str = "wasgi:gateway/application@0.1.0";
 
 /// The engine configuration every front end uses: one place, so compiled forms agree.
 pub fn engine() -> Result<Engine, Error> {
-    let config = wasmtime::Config::new();
-    Engine::new(&config).map_err(|e| Error::Engine(one_line(&e)))
+    build_engine(wasmtime::Config::new())
+}
+
+/// Every engine: epoch interruption on (for `--timeout`), and its ticker running.
+fn build_engine(mut config: wasmtime::Config) -> Result<Engine, Error> {
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config).map_err(|e| Error::Engine(one_line(&e)))?;
+    limits::start_ticker(&engine).map_err(|e| Error::Engine(e.to_string()))?;
+    Ok(engine)
 }
 
 /// Bytes of each linear memory that the pool resets with memset (see
@@ -60,7 +68,7 @@ pub fn pooled_engine(max_concurrency: u32) -> Result<Engine, Error> {
         .table_keep_resident(TABLE_KEEP_RESIDENT);
     let mut config = wasmtime::Config::new();
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
-    Engine::new(&config).map_err(|e| Error::Engine(one_line(&e)))
+    build_engine(config)
 }
 
 /// One request, as the front end hands it over.
@@ -75,15 +83,16 @@ pub struct Request {
 /// request.
 pub struct Application {
     pre: bindings::AppPre<RequestState>,
+    limits: GuestLimits,
 }
 
 impl Application {
     /// Reads, checks and compiles the component at `path`, through `cache` when
     /// given. Every refusal says which file and what is wrong with it.
     pub fn load(engine: &Engine, path: &Path, cache: Option<&Cache>) -> Result<Self, Error> {
-        let read_error = |source| Error::Read {
+        let read_error = |cause| Error::Read {
             path: path.to_owned(),
-            source,
+            cause,
         };
         let mut header = Vec::with_capacity(8);
         std::fs::File::open(path)
@@ -127,7 +136,16 @@ impl Application {
             )));
         }
         let pre = bindings::AppPre::new(pre).map_err(|e| not_an_app(one_line(&e)))?;
-        Ok(Self { pre })
+        Ok(Self {
+            pre,
+            limits: GuestLimits::default(),
+        })
+    }
+
+    /// The same application, its guests held to `limits`.
+    pub fn with_limits(mut self, limits: GuestLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Runs one request on a fresh instance and reports how the response ended. Never
@@ -152,8 +170,11 @@ impl Application {
             table: ResourceTable::new(),
             gateway: Gateway::new(sink).with_head_request(head),
             input,
+            memory: MemoryLimiter::new(self.limits.max_memory),
         };
         let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|state| &mut state.memory);
+        store.set_epoch_deadline(self.limits.deadline_ticks());
         let failure = self.run(&mut store, &wit_environ).err();
         let state = store.data_mut();
         if let Some(fault) = state.input.fault() {
@@ -203,6 +224,11 @@ fn drain(
 /// A trap as a failure: its cause on one line; the wasm backtrace at debug level.
 fn trapped(e: wasmtime::Error) -> Failure {
     tracing::debug!("{e:?}");
+    if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+        return Failure::Trap(
+            "limit: the request ran past its time limit (--timeout) and was stopped".to_owned(),
+        );
+    }
     let cause = e
         .chain()
         .last()
@@ -218,6 +244,7 @@ struct RequestState {
     table: ResourceTable,
     gateway: Gateway,
     input: Input,
+    memory: MemoryLimiter,
 }
 
 impl WasiView for RequestState {

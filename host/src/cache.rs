@@ -56,9 +56,9 @@ impl Cache {
     /// hashed, never kept. Problems with the cache itself are
     /// logged and never stop the component from running.
     pub fn component(&self, engine: &Engine, path: &Path) -> Result<Component, Error> {
-        let read_error = |source| Error::Read {
+        let read_error = |cause| Error::Read {
             path: path.to_owned(),
-            source,
+            cause,
         };
         let entry = self.entry_path(engine, path).map_err(read_error)?;
         if let Some(component) = load(engine, &entry) {

@@ -10,12 +10,12 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// The file could not be read.
-    #[error("cannot read {path:?}: {source}")]
+    #[error("cannot read {path:?}: {cause}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (part of the message, so not repeated as a source).
+        cause: std::io::Error,
     },
     /// The file is not WebAssembly at all.
     #[error(

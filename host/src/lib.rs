@@ -11,6 +11,7 @@
 //! - [`gateway`]: the PEP 3333 state machine, writing to a [`Sink`];
 //! - [`app`]: loading a component and running one request through the gateway;
 //! - [`cache`]: compiled components, kept so a second run does not compile;
+//! - [`limits`]: how much time and memory one request's guest may take;
 //! - [`cgi`]: the CGI front end (`wasgi run`);
 //! - [`serve`]: the HTTP front end (`wasgi serve`).
 //!
@@ -37,6 +38,7 @@ pub mod environ;
 mod error;
 pub mod gateway;
 pub mod input;
+pub mod limits;
 pub mod serve;
 pub mod validate;
 

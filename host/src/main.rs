@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 use wasgi::cache::Cache;
+use wasgi::limits::GuestLimits;
 use wasgi::serve::Limits;
 use wasgi::{Application, Error, Outcome, Request, cgi};
 
@@ -76,6 +77,8 @@ Exit status:
         #[arg(long)]
         nph: bool,
         #[command(flatten)]
+        guest: GuestArgs,
+        #[command(flatten)]
         cache: CacheArgs,
     },
     /// Serve the application over HTTP/1.1: a fresh instance per request.
@@ -93,8 +96,79 @@ sets the verbosity (for example RUST_LOG=wasgi=debug).")]
         #[command(flatten)]
         limits: LimitArgs,
         #[command(flatten)]
+        guest: GuestArgs,
+        #[command(flatten)]
         cache: CacheArgs,
     },
+}
+
+/// What one request's guest may take. Defaults: none for `wasgi run`; for `wasgi
+/// serve`, 30 seconds and 256 MiB.
+#[derive(clap::Args, Default)]
+struct GuestArgs {
+    /// Seconds one request may run, guest code included, before it is stopped (a 500,
+    /// or an aborted response); 0 for no limit. Default: none for run, 30 for serve.
+    #[arg(long, value_name = "SECS", value_parser = seconds_or_zero)]
+    timeout: Option<f64>,
+    /// Bytes each of the guest's memories may grow to (suffixes KiB, MiB, GiB); 0 for
+    /// no limit beyond wasm's 4 GiB. Default: none for run, 256MiB for serve.
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    max_memory: Option<usize>,
+}
+
+impl GuestArgs {
+    /// The limits, with `default` for what was not given.
+    fn limits(&self, default: GuestLimits) -> GuestLimits {
+        GuestLimits {
+            timeout: match self.timeout {
+                Some(0.0) => None,
+                Some(s) => Some(Duration::from_secs_f64(s)),
+                None => default.timeout,
+            },
+            max_memory: match self.max_memory {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None => default.max_memory,
+            },
+        }
+    }
+}
+
+/// `wasgi serve`'s default guest limits.
+const SERVE_GUEST_LIMITS: GuestLimits = GuestLimits {
+    timeout: Some(Duration::from_secs(30)),
+    max_memory: Some(256 << 20),
+};
+
+/// A number of seconds, 0 included.
+fn seconds_or_zero(text: &str) -> Result<f64, String> {
+    if text == "0" {
+        return Ok(0.0);
+    }
+    seconds(text)
+}
+
+/// A size in bytes: `1048576`, `512KiB`, `64MiB`, `1GiB`.
+fn size(text: &str) -> Result<usize, String> {
+    let (digits, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |at| text.split_at(at));
+    let shift = match unit {
+        "" => 0,
+        "KiB" | "K" => 10,
+        "MiB" | "M" => 20,
+        "GiB" | "G" => 30,
+        _ => {
+            return Err(format!(
+                "{text:?}: write a size as bytes, or with KiB, MiB or GiB"
+            ));
+        }
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("{text:?} is not a size in bytes"))
 }
 
 /// `wasgi serve`'s protections; the defaults are `serve::Limits::default()`.
@@ -194,6 +268,7 @@ fn main() -> ExitCode {
             &cgi::Overrides::default(),
             None,
             nph,
+            GuestLimits::default(),
             CacheArgs::default().cache().as_ref(),
         ),
         None => command(Cli::parse().command, nph),
@@ -226,6 +301,7 @@ fn command(command: Command, nph_name: bool) -> anyhow::Result<Outcome> {
             headers,
             body,
             nph,
+            guest,
             cache,
         } => {
             let overrides = cgi::Overrides {
@@ -233,21 +309,20 @@ fn command(command: Command, nph_name: bool) -> anyhow::Result<Outcome> {
                 path,
                 headers,
             };
-            run(
-                &app,
-                &overrides,
-                body,
-                nph || nph_name,
-                cache.cache().as_ref(),
-            )
+            let nph = nph || nph_name;
+            let limits = guest.limits(GuestLimits::default());
+            run(&app, &overrides, body, nph, limits, cache.cache().as_ref())
         }
         Command::Serve {
             app,
             addr,
             limits,
+            guest,
             cache,
         } => {
-            serve(&app, addr, limits.limits(), cache.cache().as_ref()).map(|()| Outcome::Completed)
+            let guest = guest.limits(SERVE_GUEST_LIMITS);
+            serve(&app, addr, limits.limits(), guest, cache.cache().as_ref())
+                .map(|()| Outcome::Completed)
         }
     }
 }
@@ -258,17 +333,16 @@ fn run(
     overrides: &cgi::Overrides,
     body: Option<PathBuf>,
     nph: bool,
+    limits: GuestLimits,
     cache: Option<&Cache>,
 ) -> anyhow::Result<Outcome> {
     let body = match body {
         None => cgi::Body::Stdin,
         Some(p) if p.as_os_str() == "-" => cgi::Body::StdinToEnd,
-        Some(p) => {
-            cgi::Body::File(File::open(&p).map_err(|source| Error::Read { path: p, source })?)
-        }
+        Some(p) => cgi::Body::File(File::open(&p).map_err(|cause| Error::Read { path: p, cause })?),
     };
     let engine = wasgi::engine()?;
-    let application = Application::load(&engine, app, cache)?;
+    let application = Application::load(&engine, app, cache)?.with_limits(limits);
     let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let (environ, input) = cgi::request(vars, overrides, body)?;
     let stdout = cgi::stdout()?;
@@ -293,11 +367,12 @@ fn serve(
     app: &Path,
     addr: SocketAddr,
     limits: Limits,
+    guest: GuestLimits,
     cache: Option<&Cache>,
 ) -> anyhow::Result<()> {
     let max_instances = u32::try_from(limits.max_concurrency).unwrap_or(u32::MAX);
     let engine = wasgi::pooled_engine(max_instances)?;
-    let application = Application::load(&engine, app, cache)?;
+    let application = Application::load(&engine, app, cache)?.with_limits(guest);
     let listener =
         std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     listener.set_nonblocking(true)?;
