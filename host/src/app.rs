@@ -50,10 +50,14 @@ const LINEAR_MEMORY_KEEP_RESIDENT: usize = 128 * 1024;
 const TABLE_KEEP_RESIDENT: usize = 16 * 1024;
 
 /// The engine for a server: the same settings as [`engine`] (so compiled forms are
-/// shared), with wasmtime's pooling allocator sized for `max_concurrency` instances
-/// at once, so an instance costs no mmap/munmap per request.
+/// shared), with wasmtime's pooling allocator sized for twice `max_concurrency`
+/// instances at once (see the comment below), so an instance costs no mmap/munmap per
+/// request.
 pub fn pooled_engine(max_concurrency: u32) -> Result<Engine, Error> {
-    let instances = max_concurrency.max(1);
+    // Twice the slots: a server releases a request's slot when its response is
+    // finished, and the next request may instantiate while that instance is still
+    // being torn down.
+    let instances = max_concurrency.max(1).saturating_mul(2);
     let mut pool = wasmtime::PoolingAllocationConfig::default();
     // A component holds several core instances, memories and tables (a Python guest
     // a dozen instances); size the pool so `max_concurrency` of them always fit.

@@ -123,6 +123,11 @@ pub async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, remote)) => {
+                    // Each write goes out at once: with Nagle's algorithm a response's
+                    // last small write waits for the client's delayed ACK (~40 ms).
+                    if let Err(e) = stream.set_nodelay(true) {
+                        tracing::debug!("cannot set TCP_NODELAY: {e}");
+                    }
                     let stream = Arc::new(stream);
                     let for_requests = shared.clone();
                     let service = hyper::service::service_fn(move |request| {
@@ -282,23 +287,18 @@ async fn handle(
     let (chunk_tx, chunk_rx) = mpsc::channel(2);
     let sink = HttpSink {
         head: Some(head_tx),
-        chunks: chunk_tx.clone(),
+        chunks: Some(chunk_tx),
+        slot: Some(slot),
         sent: 0,
         status: log.status.clone(),
         bytes: log.bytes.clone(),
     };
     let app_shared = shared.clone();
-    // The body ends when its last sender drops. This one drops only after the instance
-    // is torn down and its slot released: a client that saw its response end may send
-    // the next request at once, and must find the slot (and the pool's instance) free.
-    let body_open = chunk_tx;
     tokio::task::spawn_blocking(move || {
         let outcome = app_shared
             .app
             .handle(Request { environ, input }, Box::new(sink));
-        drop(slot);
         log.done(outcome);
-        drop(body_open);
     });
     match head_rx.await {
         Ok(head) => head.into_response(ChunkBody::new(chunk_rx).boxed()),

@@ -14,7 +14,7 @@ use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Response, StatusCode};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 use super::ResponseBody;
 use crate::gateway::{Header, Sink};
@@ -122,7 +122,13 @@ impl Head {
 /// The gateway's sink on an HTTP connection.
 pub(super) struct HttpSink {
     pub(super) head: Option<oneshot::Sender<Head>>,
-    pub(super) chunks: mpsc::Sender<io::Result<Frame<Bytes>>>,
+    /// The response body; `None` once it ended (dropping the sender ends it).
+    pub(super) chunks: Option<mpsc::Sender<io::Result<Frame<Bytes>>>>,
+    /// The request's concurrency slot. Released when the response is finished, before
+    /// its body ends: a client that saw the end may send its next request at once and
+    /// must find the slot free. (The instance pool has room for the instances still
+    /// being torn down then: see `app::pooled_engine`.)
+    pub(super) slot: Option<OwnedSemaphorePermit>,
     pub(super) sent: u64,
     pub(super) status: Arc<AtomicU16>,
     pub(super) bytes: Arc<AtomicU64>,
@@ -158,6 +164,8 @@ impl Sink for HttpSink {
 
     fn send_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
         self.chunks
+            .as_ref()
+            .ok_or_else(gone)?
             .blocking_send(Ok(Frame::data(Bytes::copy_from_slice(chunk))))
             .map_err(|_| gone())?;
         self.sent += chunk.len() as u64;
@@ -166,16 +174,18 @@ impl Sink for HttpSink {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        // Dropping the sender (with the sink) ends the body: hyper terminates it.
+        // Slot first, then the body's end (hyper terminates it when the sender drops).
+        self.slot.take();
+        self.chunks.take();
         Ok(())
     }
 
     fn abort(&mut self) {
         // An error frame makes hyper cut the connection: the client sees a body that
         // ends early (no final chunk, or fewer bytes than Content-Length).
-        let _ = self
-            .chunks
-            .blocking_send(Err(io::Error::other("the response was aborted")));
+        if let Some(chunks) = self.chunks.take() {
+            let _ = chunks.blocking_send(Err(io::Error::other("the response was aborted")));
+        }
     }
 }
 
