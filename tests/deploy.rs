@@ -10,7 +10,6 @@
 mod util;
 
 use std::fs;
-use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -318,47 +317,6 @@ fn start_nginx(dir: &Path, site: &str, port: u16) -> Daemon {
     );
     server.wait_for(([127, 0, 0, 1], port).into());
     server
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-/// A response as the client saw it: status, headers, and the body or the error that
-/// cut it short.
-struct Seen {
-    status: u16,
-    headers: ureq::http::HeaderMap,
-    body: Result<Vec<u8>, String>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .get_all(name)
-            .iter()
-            .map(|v| v.to_str().expect("ascii"))
-            .collect()
-    }
-
-    fn json(&self) -> serde_json::Value {
-        assert_eq!(self.status, 200, "{:?}", self.body);
-        serde_json::from_slice(self.body.as_ref().expect("a whole body")).expect("JSON")
-    }
-}
-
-fn seen(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Seen {
-    let mut response = response.expect("request failed");
-    let mut body = Vec::new();
-    let read = response.body_mut().as_reader().read_to_end(&mut body);
-    Seen {
-        status: response.status().as_u16(),
-        headers: response.headers().clone(),
-        body: read.map(|_| body).map_err(|e| e.to_string()),
-    }
 }
 
 fn get(url: &str) -> Seen {

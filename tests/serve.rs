@@ -10,38 +10,6 @@ use std::sync::Arc;
 
 use util::*;
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-/// A response as the client saw it: status, headers in order (without `date`), and
-/// the body, or the error that cut it short.
-struct Seen {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Result<Vec<u8>, String>,
-}
-
-fn seen(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Seen {
-    let mut response = response.expect("request failed");
-    let headers = response
-        .headers()
-        .iter()
-        .filter(|(name, _)| *name != "date")
-        .map(|(n, v)| (n.to_string(), v.to_str().expect("ascii").to_owned()))
-        .collect();
-    let mut body = Vec::new();
-    let read = response.body_mut().as_reader().read_to_end(&mut body);
-    Seen {
-        status: response.status().as_u16(),
-        headers,
-        body: read.map(|_| body).map_err(|e| e.to_string()),
-    }
-}
-
 fn get(server: &Server, path: &str) -> Seen {
     seen(agent().get(&server.url(path)).call())
 }

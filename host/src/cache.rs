@@ -46,11 +46,6 @@ impl Cache {
             .or_else(|| nonempty("HOME").map(|d| d.join(".cache/wasgi")))
     }
 
-    /// The cache's directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The component in the file at `path`: loaded from the cache when a sound entry
     /// exists, else read, compiled and stored. On a hit the component's bytes are only
     /// hashed, never kept. Problems with the cache itself are

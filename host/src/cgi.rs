@@ -42,12 +42,7 @@ impl<W: Write + Send> Sink for CgiSink<W> {
         head.extend_from_slice(b"Status: ");
         head.extend_from_slice(status);
         head.extend_from_slice(b"\r\n");
-        for (name, value) in headers {
-            head.extend_from_slice(name.as_bytes());
-            head.extend_from_slice(b": ");
-            head.extend_from_slice(value);
-            head.extend_from_slice(b"\r\n");
-        }
+        header_lines(&mut head, headers);
         head.extend_from_slice(b"\r\n");
         self.out.write_all(&head)?;
         self.out.flush()
@@ -66,6 +61,16 @@ impl<W: Write + Send> Sink for CgiSink<W> {
         // CGI has no way to mark a body incomplete on the wire: what was sent stays
         // sent, and the process exits non-zero (see `wasgi run --help`).
         let _ = self.out.flush();
+    }
+}
+
+/// `Name: value\r\n` for each header, in order, as given.
+fn header_lines(head: &mut Vec<u8>, headers: &[Header]) {
+    for (name, value) in headers {
+        head.extend_from_slice(name.as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value);
+        head.extend_from_slice(b"\r\n");
     }
 }
 
@@ -122,12 +127,7 @@ impl<W: Write + Send> Sink for NphSink<W> {
         head.extend_from_slice(b"\r\nDate: ");
         head.extend_from_slice(httpdate::fmt_http_date(std::time::SystemTime::now()).as_bytes());
         head.extend_from_slice(b"\r\n");
-        for (name, value) in headers {
-            head.extend_from_slice(name.as_bytes());
-            head.extend_from_slice(b": ");
-            head.extend_from_slice(value);
-            head.extend_from_slice(b"\r\n");
-        }
+        header_lines(&mut head, headers);
         if self.chunked {
             head.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
         }

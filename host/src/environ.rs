@@ -118,11 +118,6 @@ impl Environ {
         }
     }
 
-    /// Removes a variable.
-    pub fn remove(&mut self, name: &str) {
-        self.variables.retain(|(n, _)| n != name);
-    }
-
     /// Adds one request header: `Content-Type` and `Content-Length` become
     /// CONTENT_TYPE and CONTENT_LENGTH, any other name `HTTP_` plus the name upper-cased
     /// with `-` as `_`. A repeated header is joined to the earlier value with `, `

@@ -289,7 +289,6 @@ async fn handle(
         head: Some(head_tx),
         chunks: Some(chunk_tx),
         slot: Some(slot),
-        sent: 0,
         status: log.status.clone(),
         bytes: log.bytes.clone(),
     };

@@ -326,5 +326,64 @@ impl Drop for Server {
     }
 }
 
+/// A real HTTP client that hands back every status (no status is an error).
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// A response as the client saw it: status, headers in order (without `date`, which
+/// changes every second), and the body, or the error that cut it short.
+pub struct Seen {
+    /// The status code.
+    pub status: u16,
+    /// Header names (lower case) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The whole body, or why reading it failed.
+    pub body: Result<Vec<u8>, String>,
+}
+
+impl Seen {
+    /// The values of header `name` (lower case), in order.
+    pub fn header(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The body as JSON, from a 200.
+    pub fn json(&self) -> serde_json::Value {
+        assert_eq!(self.status, 200, "{:?}", self.body);
+        serde_json::from_slice(self.body.as_ref().expect("a whole body")).expect("JSON")
+    }
+}
+
+/// Reads a whole response.
+pub fn seen(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Seen {
+    let mut response = response.expect("request failed");
+    let headers = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name != "date")
+        .map(|(n, v)| {
+            (
+                n.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let mut body = Vec::new();
+    let read = response.body_mut().as_reader().read_to_end(&mut body);
+    Seen {
+        status: response.status().as_u16(),
+        headers,
+        body: read.map(|_| body).map_err(|e| e.to_string()),
+    }
+}
+
 /// The generic 500 of gateway-semantics section 6, byte for byte.
 pub const GENERIC_500: &[u8] = b"Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\nA server error occurred.  Please contact the administrator.";

@@ -129,7 +129,6 @@ pub(super) struct HttpSink {
     /// must find the slot free. (The instance pool has room for the instances still
     /// being torn down then: see `app::pooled_engine`.)
     pub(super) slot: Option<OwnedSemaphorePermit>,
-    pub(super) sent: u64,
     pub(super) status: Arc<AtomicU16>,
     pub(super) bytes: Arc<AtomicU64>,
 }
@@ -168,8 +167,7 @@ impl Sink for HttpSink {
             .ok_or_else(gone)?
             .blocking_send(Ok(Frame::data(Bytes::copy_from_slice(chunk))))
             .map_err(|_| gone())?;
-        self.sent += chunk.len() as u64;
-        self.bytes.store(self.sent, Ordering::Relaxed);
+        self.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
