@@ -15,6 +15,9 @@
 //! - [`cgi`]: the CGI front end (`wasgi run`);
 //! - [`serve`]: the HTTP front end (`wasgi serve`).
 //!
+//! The first four need no wasmtime: built without the default `runtime` feature, the
+//! crate is that pure core alone (the fuzz targets in `fuzz/` use it so).
+//!
 //! Running one request, CGI style:
 //!
 //! ```no_run
@@ -31,18 +34,26 @@
 //! # }
 //! ```
 
+#[cfg(feature = "runtime")]
 pub mod app;
+#[cfg(feature = "runtime")]
 pub mod cache;
+#[cfg(feature = "runtime")]
 pub mod cgi;
 pub mod environ;
+#[cfg(feature = "runtime")]
 mod error;
 pub mod gateway;
 pub mod input;
+#[cfg(feature = "runtime")]
 pub mod limits;
+#[cfg(feature = "runtime")]
 pub mod serve;
 pub mod validate;
 
+#[cfg(feature = "runtime")]
 pub use app::{Application, Request, engine, pooled_engine};
 pub use environ::Environ;
+#[cfg(feature = "runtime")]
 pub use error::Error;
 pub use gateway::{Outcome, Sink};
