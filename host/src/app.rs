@@ -69,7 +69,12 @@ pub fn pooled_engine(max_concurrency: u32) -> Result<Engine, Error> {
         // memset rather than madvise: madvise changes page tables, and every change
         // is a TLB shootdown across cores (the top cost of a small request, by perf).
         .linear_memory_keep_resident(LINEAR_MEMORY_KEEP_RESIDENT)
-        .table_keep_resident(TABLE_KEEP_RESIDENT);
+        .table_keep_resident(TABLE_KEEP_RESIDENT)
+        // With PAGEMAP_SCAN (Linux 6.7+) the reset finds the pages the guest actually
+        // dirtied, wherever they are (a Rust guest's stack sits at 1 MiB, far past the
+        // first pages), and memsets only those: no page faults, no madvise, no TLB
+        // shootdowns. Halves the cost of a small request; older kernels fall back.
+        .pagemap_scan(wasmtime::Enabled::Auto);
     let mut config = wasmtime::Config::new();
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     build_engine(config)
