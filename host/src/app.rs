@@ -6,7 +6,6 @@
 //! chunk by chunk into the [`Gateway`], close the body, finish or fail. Front ends
 //! call `handle` with a [`Sink`]; every rule lives in the gateway core.
 
-use std::io::Read as _;
 use std::path::Path;
 
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
@@ -14,6 +13,8 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::cache::Cache;
+use crate::compile::{self, Kind};
+use crate::cwasm;
 use crate::environ::Environ;
 use crate::error::{Error, one_line};
 use crate::gateway::{Failure, Gateway, Header, Outcome, Sink, Violation};
@@ -97,26 +98,13 @@ pub struct Application {
 
 impl Application {
     /// Reads, checks and compiles the component at `path`, through `cache` when
-    /// given. Every refusal says which file and what is wrong with it.
+    /// given; or loads the `.cwasm` at `path` that `wasgi compile` wrote, after
+    /// checking it. Every refusal says which file and what is wrong with it.
     pub fn load(engine: &Engine, path: &Path, cache: Option<&Cache>) -> Result<Self, Error> {
-        let read_error = |cause| Error::Read {
-            path: path.to_owned(),
-            cause,
-        };
-        let mut header = Vec::with_capacity(8);
-        std::fs::File::open(path)
-            .and_then(|file| file.take(8).read_to_end(&mut header))
-            .map_err(read_error)?;
-        check_header(path, &header)?;
-        let component = match cache {
-            Some(cache) => cache.component(engine, path)?,
-            None => {
-                let bytes = std::fs::read(path).map_err(read_error)?;
-                Component::from_binary(engine, &bytes).map_err(|e| Error::Invalid {
-                    path: path.to_owned(),
-                    reason: one_line(&e),
-                })?
-            }
+        let component = match (compile::kind(path)?, cache) {
+            (Kind::Precompiled, _) => cwasm::load(engine, path)?,
+            (Kind::Component, Some(cache)) => cache.component(engine, path)?,
+            (Kind::Component, None) => compile::component(engine, path)?,
         };
         Self::new(engine, path, &component)
     }
@@ -300,22 +288,4 @@ impl From<Violation> for GatewayError {
             Violation::InputFailed(m) => Self::InputFailed(m),
         }
     }
-}
-
-/// Tells a component from a core module or a file that is not wasm, before the
-/// validator gives a less helpful message.
-fn check_header(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    const MAGIC: &[u8] = b"\0asm";
-    const CORE_VERSION: &[u8] = &[1, 0, 0, 0];
-    if !bytes.starts_with(MAGIC) {
-        return Err(Error::NotWasm {
-            path: path.to_owned(),
-        });
-    }
-    if bytes.get(4..8) == Some(CORE_VERSION) {
-        return Err(Error::CoreModule {
-            path: path.to_owned(),
-        });
-    }
-    Ok(())
 }

@@ -51,12 +51,13 @@ Exit status:
   3   the application failed before its headers went out: a 500 was sent
   4   the response was aborted after its headers went out (it is incomplete)
   10  the file cannot be read
-  11  the file is not a WebAssembly component
+  11  the file is not a WebAssembly component (or a .cwasm this wasgi cannot load)
   12  the component does not implement the wasgi world
   1   the host itself failed (stdout unavailable, engine setup)
   2   the command line is wrong")]
     Run {
-        /// The application: a wasm component implementing the wasgi world.
+        /// The application: a wasm component implementing the wasgi world, or a
+        /// .cwasm written by `wasgi compile`.
         app: PathBuf,
         /// REQUEST_METHOD (default: the CGI variable, else GET).
         #[arg(long)]
@@ -81,6 +82,32 @@ Exit status:
         #[command(flatten)]
         cache: CacheArgs,
     },
+    /// Compile an application ahead of time into a .cwasm that `wasgi run` and `wasgi
+    /// serve` load without compiling.
+    #[command(after_help = "\
+The .cwasm is machine code for this machine, this wasgi build and its engine settings;
+another wasgi refuses it (recompile it then). It is checked before it is loaded (a
+header with the wasgi build, the engine settings and a BLAKE3 digest of the code), which
+catches a stale, truncated or corrupted file, not a forged one: run only .cwasm files
+you compiled or trust, as you would a program. `wasgi run` and `wasgi serve` also keep
+their own cache of compiled components (--cache-dir); `wasgi compile` is for shipping
+an application compiled, or for a machine without a writable cache.
+
+Exit status:
+  0   the .cwasm was written
+  10  the application cannot be read
+  11  the file is not a WebAssembly component
+  12  the component does not implement the wasgi world
+  1   the output cannot be written, or the host itself failed
+  2   the command line is wrong")]
+    Compile {
+        /// The application: a wasm component implementing the wasgi world.
+        app: PathBuf,
+        /// Where to write the compiled application (default: APP with the extension
+        /// .cwasm).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Serve the application over HTTP/1.1: a fresh instance per request.
     #[command(after_help = "\
 Once listening it prints `listening on http://ADDR` on stderr. SIGINT or SIGTERM stop
@@ -88,7 +115,8 @@ it gracefully: no new connections, requests in flight finish (up to
 --shutdown-timeout), exit 0. One access-log line per request goes to stderr; RUST_LOG
 sets the verbosity (for example RUST_LOG=wasgi=debug).")]
     Serve {
-        /// The application: a wasm component implementing the wasgi world.
+        /// The application: a wasm component implementing the wasgi world, or a
+        /// .cwasm written by `wasgi compile`.
         app: PathBuf,
         /// The address to listen on; port 0 picks a free port.
         #[arg(long, default_value = "127.0.0.1:8000")]
@@ -237,6 +265,7 @@ struct CacheArgs {
 }
 
 impl CacheArgs {
+    /// The cache, if any; it tells about a compile when stderr is a terminal.
     fn cache(&self) -> Option<Cache> {
         if self.no_cache {
             return None;
@@ -244,7 +273,7 @@ impl CacheArgs {
         self.cache_dir
             .clone()
             .or_else(|| Cache::default_dir(|name| std::env::var_os(name)))
-            .map(Cache::new)
+            .map(|dir| Cache::new(dir).with_notice(std::io::stderr().is_terminal()))
     }
 }
 
@@ -281,9 +310,12 @@ fn main() -> ExitCode {
             eprintln!("wasgi: error: {e:#}");
             match e.downcast_ref::<Error>() {
                 Some(Error::Read { .. }) => exit::UNREADABLE,
-                Some(Error::NotWasm { .. } | Error::CoreModule { .. } | Error::Invalid { .. }) => {
-                    exit::NOT_A_COMPONENT
-                }
+                Some(
+                    Error::NotWasm { .. }
+                    | Error::CoreModule { .. }
+                    | Error::Invalid { .. }
+                    | Error::Precompiled { .. },
+                ) => exit::NOT_A_COMPONENT,
                 Some(Error::NotAnApp { .. }) => exit::NOT_AN_APP,
                 _ => exit::HOST,
             }
@@ -291,9 +323,16 @@ fn main() -> ExitCode {
     })
 }
 
-/// `wasgi run` or `wasgi serve`; `nph_name` says wasgi runs under an `nph-` name.
+/// `wasgi run`, `wasgi compile` or `wasgi serve`; `nph_name` says wasgi runs under an
+/// `nph-` name.
 fn command(command: Command, nph_name: bool) -> anyhow::Result<Outcome> {
     match command {
+        Command::Compile { app, output } => {
+            let output = output.unwrap_or_else(|| app.with_extension("cwasm"));
+            let engine = wasgi::engine()?;
+            wasgi::cwasm::compile(&engine, &app, &output, std::io::stderr().is_terminal())?;
+            Ok(Outcome::Completed)
+        }
         Command::Run {
             app,
             method,
