@@ -124,6 +124,63 @@ impl ClientFault {
     }
 }
 
+/// Caps on one response, beyond the rules: how many headers, how many bytes of status
+/// line and headers, how many body bytes. Each is named after the flag that sets it,
+/// and a response past one fails as section 6 says (500 before its headers went out,
+/// aborted after), with a log line naming the limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResponseLimits {
+    /// Headers one `start-response` may set (`--max-response-headers`).
+    pub max_headers: usize,
+    /// Bytes of the status line plus every `name: value` (`--max-response-header-bytes`).
+    pub max_header_bytes: usize,
+    /// Body bytes (`--max-output`); `None`, no limit.
+    pub max_output: Option<u64>,
+}
+
+impl ResponseLimits {
+    /// The defaults, in every mode: 100 headers, 64 KiB of them, any body length.
+    pub const DEFAULT: Self = Self {
+        max_headers: 100,
+        max_header_bytes: 64 * 1024,
+        max_output: None,
+    };
+
+    /// Refuses a status line and header list over the caps, before any rule is
+    /// checked (a 100 000-header list is not validated one by one).
+    fn check(&self, status: &[u8], headers: &[Header]) -> Result<(), Violation> {
+        let max = self.max_header_bytes;
+        if status.len() > max {
+            return Err(Violation::InvalidStatus(format!(
+                "limit: the status line is {} bytes, past --max-response-header-bytes of {max}",
+                status.len()
+            )));
+        }
+        if headers.len() > self.max_headers {
+            return Err(Violation::InvalidHeader(format!(
+                "limit: {} headers, past --max-response-headers of {}",
+                headers.len(),
+                self.max_headers
+            )));
+        }
+        let bytes = headers
+            .iter()
+            .fold(status.len(), |sum, (n, v)| sum.saturating_add(n.len() + 2 + v.len()));
+        if bytes > max {
+            return Err(Violation::InvalidHeader(format!(
+                "limit: the status line and headers take {bytes} bytes, past --max-response-header-bytes of {max}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Default for ResponseLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
 /// What became of the status and headers.
 enum Headers {
     /// No `start-response` yet.
@@ -159,6 +216,7 @@ pub struct Gateway {
     /// The request is HEAD: its response's Content-Length describes a body not sent.
     head_request: bool,
     client_fault: Option<ClientFault>,
+    limits: ResponseLimits,
 }
 
 impl Gateway {
@@ -172,7 +230,14 @@ impl Gateway {
             declared_length: None,
             head_request: false,
             client_fault: None,
+            limits: ResponseLimits::DEFAULT,
         }
+    }
+
+    /// Holds the response to `limits`.
+    pub fn with_limits(mut self, limits: ResponseLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Marks the request as HEAD (or not): then the response's Content-Length is the
@@ -216,6 +281,7 @@ impl Gateway {
             }
             (Headers::None, _) | (Headers::Stored { .. }, true) => {}
         }
+        self.limits.check(&status, &headers)?;
         validate::check_status(&status).map_err(Violation::InvalidStatus)?;
         for (name, value) in &headers {
             validate::check_header(name, value).map_err(Violation::InvalidHeader)?;
@@ -247,8 +313,16 @@ impl Gateway {
         if data.is_empty() {
             return Ok(());
         }
-        self.send_stored_headers()?;
         let total = self.body_bytes + data.len() as u64;
+        if let Some(max) = self.limits.max_output.filter(|&max| total > max) {
+            // Ends the response now: a 500 if this chunk would have sent the headers.
+            let outcome = self.fail();
+            self.phase = Phase::Done(outcome);
+            return Err(Violation::OutputClosed(format!(
+                "limit: the response passed its --max-output of {max} bytes"
+            )));
+        }
+        self.send_stored_headers()?;
         if let Some(declared) = self.declared_length.filter(|&d| total > d) {
             self.abort();
             return Err(Violation::OutputClosed(format!(
@@ -320,6 +394,12 @@ impl Gateway {
         };
         self.phase = Phase::Done(outcome);
         outcome
+    }
+
+    /// Ends a response that never reached the guest (its instance could not be set
+    /// up): the failure is logged and the generic 500 sent.
+    pub fn fail_with(mut self, failure: Failure) -> Outcome {
+        self.finish(Some(failure))
     }
 
     /// Records that the client caused the failure, if the response fails: its error

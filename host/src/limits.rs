@@ -1,28 +1,64 @@
-//! Limits on what one request's guest may take: wall-clock time and memory.
+//! Limits on what one request's guest may take: wall-clock time, CPU, memory, host
+//! resources, log output, and (through [`ResponseLimits`]) the response itself.
 //!
 //! Time is enforced with wasmtime's epoch interruption: one ticker thread per engine
 //! advances the epoch every [`TICK`], and each request's store traps once its deadline
-//! (the timeout, in ticks) has passed, wherever the guest is looping. Memory is
-//! enforced by a resource limiter on the store: a memory that would grow past the cap
-//! is refused, as `memory.grow` failing, which a guest sees as out of memory.
+//! (the timeout, in ticks) has passed, wherever the guest is looping. CPU is wasmtime
+//! fuel, compiled in only when a budget is set. Memory is enforced by a resource
+//! limiter on the store: a memory that would grow past the cap is refused, as
+//! `memory.grow` failing, which a guest sees as out of memory. Host resources are the
+//! store's resource table, capped. Log output is a budget shared by the guest's stdout
+//! and stderr ([`LogStream`]).
 
+use std::io::Write as _;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use wasmtime::Engine;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
+
+pub use crate::gateway::ResponseLimits;
 
 /// How often the epoch advances: the granularity of `--timeout`.
 pub const TICK: Duration = Duration::from_millis(10);
 
 /// What one request's guest may take.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GuestLimits {
     /// Wall-clock time for the whole request, guest code included; `None`, no limit.
     pub timeout: Option<Duration>,
     /// Bytes each linear memory may grow to; `None`, the wasm limit (4 GiB).
     pub max_memory: Option<usize>,
+    /// Fuel (about one unit per wasm instruction) for the whole request; `None`, no
+    /// metering (the engine then compiles none in: see [`crate::app::engine`]).
+    pub fuel: Option<u64>,
+    /// Host resources (WASI streams, pollables, descriptors) one instance may hold at
+    /// once.
+    pub max_resources: usize,
+    /// Bytes the guest may write to its stdout and stderr together (both go to the
+    /// host's log); the rest is dropped.
+    pub max_log: usize,
+    /// Caps on the response: header count and bytes, body bytes.
+    pub response: ResponseLimits,
 }
 
 impl GuestLimits {
+    /// `wasgi run`'s defaults: no time, memory, fuel or output limit; the caps on
+    /// headers, resources and log output that every mode keeps.
+    pub const LOOSE: Self = Self {
+        timeout: None,
+        max_memory: None,
+        fuel: None,
+        max_resources: 1000,
+        max_log: 1 << 20,
+        response: ResponseLimits::DEFAULT,
+    };
+
     /// The store's epoch deadline: the timeout in ticks (at least one), or never.
     pub(crate) fn deadline_ticks(&self) -> u64 {
         match self.timeout {
@@ -88,6 +124,112 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     }
 }
 
+/// A guest's stdout or stderr: to the host's stderr (the log), never the response,
+/// within a byte budget that the two streams of one request share. Past the budget
+/// the rest is dropped, with one log line; the guest's writes still succeed.
+#[derive(Clone, Debug)]
+pub(crate) struct LogStream {
+    budget: Arc<LogBudget>,
+}
+
+#[derive(Debug)]
+struct LogBudget {
+    left: AtomicUsize,
+    max: usize,
+    /// Something was dropped (and logged once).
+    dropped: AtomicBool,
+}
+
+impl LogStream {
+    /// A stdout and a stderr that share `max` bytes.
+    pub(crate) fn pair(max: usize) -> (Self, Self) {
+        let stream = Self {
+            budget: Arc::new(LogBudget {
+                left: AtomicUsize::new(max),
+                max,
+                dropped: AtomicBool::new(false),
+            }),
+        };
+        (stream.clone(), stream)
+    }
+
+    /// Writes what the budget allows of `bytes`; notes the first drop.
+    fn write_bytes(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let budget = &self.budget;
+        let left = budget
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                Some(left.saturating_sub(bytes.len()))
+            })
+            .unwrap_or_default();
+        let allowed = left.min(bytes.len());
+        if allowed > 0 {
+            std::io::stderr().write_all(&bytes[..allowed])?;
+        }
+        if allowed < bytes.len() && !budget.dropped.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "limit: the guest wrote more than its --max-log of {} bytes to stdout and stderr; the rest is dropped",
+                budget.max
+            );
+        }
+        Ok(())
+    }
+}
+
+impl IsTerminal for LogStream {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for LogStream {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl OutputStream for LogStream {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.write_bytes(&bytes)
+            .map_err(|e| StreamError::LastOperationFailed(e.into()))
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 * 1024)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for LogStream {
+    async fn ready(&mut self) {}
+}
+
+impl tokio::io::AsyncWrite for LogStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(self.write_bytes(buf).map(|()| buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,11 +238,11 @@ mod tests {
     fn the_deadline_is_the_timeout_in_ticks_and_never_zero() {
         let limits = |ms| GuestLimits {
             timeout: Some(Duration::from_millis(ms)),
-            max_memory: None,
+            ..GuestLimits::LOOSE
         };
         assert_eq!(limits(30_000).deadline_ticks(), 3000);
         assert_eq!(limits(1).deadline_ticks(), 1);
-        assert!(GuestLimits::default().deadline_ticks() > 1 << 60);
+        assert!(GuestLimits::LOOSE.deadline_ticks() > 1 << 60);
     }
 
     #[test]
