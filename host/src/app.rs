@@ -19,7 +19,7 @@ use crate::error::{Error, one_line};
 use crate::gateway::{Failure, Gateway, Header, Outcome, Sink, Violation};
 use crate::grants::Grants;
 use crate::input::Input;
-use crate::limits::{self, GuestLimits, LogStream, MemoryLimiter};
+use crate::limits::{self, DeadlinePoll, GuestLimits, LogStream, MemoryLimiter};
 
 mod bindings {
     wasmtime::component::bindgen!({ path: "../wit", world: "app" });
@@ -130,6 +130,17 @@ impl Application {
         let mut linker = Linker::<RequestState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| Error::Engine(one_line(&e)))?;
+        // Waits (`wasi:io/poll`) end at the request's deadline: see `DeadlinePoll`.
+        linker.allow_shadowing(true);
+        wasmtime_wasi::p2::bindings::sync::io::poll::add_to_linker::<_, limits::WithDeadline>(
+            &mut linker,
+            |state| DeadlinePoll {
+                table: &mut state.table,
+                deadline: state.deadline,
+            },
+        )
+        .map_err(|e| Error::Engine(one_line(&e)))?;
+        linker.allow_shadowing(false);
         bindings::App::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| Error::Engine(one_line(&e)))?;
         let pre = linker
@@ -197,6 +208,10 @@ impl Application {
             gateway,
             input,
             memory: MemoryLimiter::new(self.limits.max_memory),
+            deadline: self
+                .limits
+                .timeout
+                .map(|timeout| tokio::time::Instant::now() + timeout),
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.memory);
@@ -292,6 +307,9 @@ struct RequestState {
     gateway: Gateway,
     input: Input,
     memory: MemoryLimiter,
+    /// When the request's time is up (for waits in host calls; wasm code is stopped
+    /// by the epoch deadline).
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl WasiView for RequestState {

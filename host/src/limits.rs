@@ -19,6 +19,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use wasmtime::Engine;
+use wasmtime::component::{HasData, Resource, ResourceTable};
+use wasmtime_wasi::p2::DynPollable;
+use wasmtime_wasi::p2::bindings::sync::io::poll as sync_poll;
+use wasmtime_wasi::runtime::in_tokio;
+use wasmtime_wasi_io::bindings::wasi::io::poll as async_poll;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 
@@ -121,6 +126,59 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(true)
+    }
+}
+
+/// `wasi:io/poll` held to the request's deadline. The guest's time limit is epoch
+/// interruption, which stops wasm code, not a host call: without this, a guest that
+/// sleeps on a timer (or waits on any pollable) would hold its thread past
+/// `--timeout`. Past the deadline the wait ends in the same trap as a loop's.
+pub(crate) struct DeadlinePoll<'a> {
+    pub(crate) table: &'a mut ResourceTable,
+    pub(crate) deadline: Option<tokio::time::Instant>,
+}
+
+/// Names [`DeadlinePoll`] as the host data of the `wasi:io/poll` bindings.
+pub(crate) struct WithDeadline;
+
+impl HasData for WithDeadline {
+    type Data<'a> = DeadlinePoll<'a>;
+}
+
+impl DeadlinePoll<'_> {
+    /// Runs a wait to its end or to the deadline, whichever comes first.
+    fn bounded<T>(
+        deadline: Option<tokio::time::Instant>,
+        wait: impl Future<Output = wasmtime::Result<T>>,
+    ) -> wasmtime::Result<T> {
+        in_tokio(async {
+            match deadline {
+                None => wait.await,
+                Some(at) => tokio::time::timeout_at(at, wait)
+                    .await
+                    .unwrap_or_else(|_| Err(wasmtime::Trap::Interrupt.into())),
+            }
+        })
+    }
+}
+
+impl sync_poll::Host for DeadlinePoll<'_> {
+    fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
+        Self::bounded(self.deadline, async_poll::Host::poll(self.table, pollables))
+    }
+}
+
+impl sync_poll::HostPollable for DeadlinePoll<'_> {
+    fn ready(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<bool> {
+        in_tokio(async_poll::HostPollable::ready(self.table, pollable))
+    }
+
+    fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        Self::bounded(self.deadline, async_poll::HostPollable::block(self.table, pollable))
+    }
+
+    fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        async_poll::HostPollable::drop(self.table, pollable)
     }
 }
 
