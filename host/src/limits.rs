@@ -122,10 +122,20 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn table_growing(
         &mut self,
         _current: usize,
-        _desired: usize,
+        desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(true)
+        // A table's elements live in host memory (a pointer each): held to the same cap.
+        let bytes = desired.saturating_mul(std::mem::size_of::<usize>());
+        match self.max {
+            Some(max) if bytes > max => {
+                tracing::warn!(
+                    "limit: the guest asked for a table of {desired} elements ({bytes} bytes), past its --max-memory of {max}: refused"
+                );
+                Ok(false)
+            }
+            _ => Ok(true),
+        }
     }
 }
 
@@ -304,7 +314,7 @@ mod tests {
     }
 
     #[test]
-    fn memory_past_the_cap_is_refused() {
+    fn memory_and_tables_past_the_cap_are_refused() {
         use wasmtime::ResourceLimiter;
         let mut capped = MemoryLimiter::new(Some(1 << 20));
         assert!(capped.memory_growing(0, 1 << 20, None).expect("ok"));
@@ -315,5 +325,8 @@ mod tests {
         );
         let mut free = MemoryLimiter::new(None);
         assert!(free.memory_growing(0, 1 << 31, None).expect("ok"));
+        assert!(capped.table_growing(0, (1 << 20) / 8, None).expect("ok"));
+        assert!(!capped.table_growing(0, (1 << 20) / 8 + 1, None).expect("ok"));
+        assert!(free.table_growing(0, 1 << 30, None).expect("ok"));
     }
 }

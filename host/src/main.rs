@@ -113,7 +113,7 @@ struct GuestArgs {
     /// or an aborted response); 0 for no limit. Default: none for run, 30 for serve.
     #[arg(long, value_name = "SECS", value_parser = seconds_or_zero)]
     timeout: Option<f64>,
-    /// Bytes each of the guest's memories may grow to (suffixes KiB, MiB, GiB); 0 for
+    /// Bytes each of the guest's memories (and tables) may grow to (suffixes KiB, MiB, GiB); 0 for
     /// no limit beyond wasm's 4 GiB. Default: none for run, 256MiB for serve.
     #[arg(long, value_name = "SIZE", value_parser = size)]
     max_memory: Option<usize>,
