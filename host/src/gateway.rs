@@ -340,7 +340,9 @@ impl Gateway {
     /// `write('')`), then take no more guest output. The response is not finished
     /// until [`Gateway::finish`], after the body was closed.
     pub fn end_of_body(&mut self) -> Result<(), Failure> {
-        if matches!(self.phase, Phase::Open) {
+        // Sealed too: `finish(None)` after a `seal` that no good end of body preceded
+        // must not pass for a complete response (the checks repeat harmlessly).
+        if !matches!(self.phase, Phase::Done(_)) {
             if matches!(self.headers, Headers::None) {
                 self.seal();
                 return Err(Failure::Rule(Violation::WriteBeforeStartResponse));
@@ -446,7 +448,7 @@ impl Gateway {
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
                 .filter(|_| length_is_this_body)
-                .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok());
+                .and_then(|(_, v)| validate::content_length(v));
             if let Err(e) = self.sink.send_headers(status, headers) {
                 return Err(self.output_failed(e));
             }

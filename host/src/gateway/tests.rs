@@ -420,3 +420,36 @@ fn output_past_its_cap_is_a_500_before_the_headers_and_an_abort_after() {
         ["headers 200 OK [Content-Type=text/plain]", "chunk 1234", "abort"]
     );
 }
+
+#[test]
+fn finish_without_a_failure_still_ends_the_body_by_the_rules() {
+    // Found by fuzz/gateway: once sealed, `finish(None)` skipped the end-of-body
+    // checks and called a response Completed with no headers, with its stored headers
+    // never sent, or with a body short of its Content-Length.
+    let (mut gw, rec) = gateway();
+    gw.seal();
+    assert_eq!(gw.finish(None), Outcome::Failed);
+    assert_eq!(
+        rec.take()[0],
+        "headers 500 Internal Server Error [Content-Type=text/plain]"
+    );
+
+    let (mut gw, rec) = gateway();
+    gw.start_response(b"204 No Content".to_vec(), vec![], None)
+        .expect("ok");
+    gw.seal();
+    assert_eq!(gw.finish(None), Outcome::Completed);
+    assert_eq!(rec.take(), ["headers 204 No Content []", "finish"]);
+
+    let (mut gw, rec) = gateway();
+    let length = vec![("Content-Length".to_owned(), b"5".to_vec())];
+    gw.start_response(b"200 OK".to_vec(), length, None)
+        .expect("ok");
+    gw.write(b"ab").expect("ab");
+    gw.seal();
+    assert_eq!(gw.finish(None), Outcome::Aborted);
+    assert_eq!(
+        rec.take(),
+        ["headers 200 OK [Content-Length=5]", "chunk ab", "abort"]
+    );
+}
