@@ -709,7 +709,14 @@ fn the_second_run_loads_the_compiled_component_from_the_cache() {
 
 #[test]
 fn every_rust_guest_has_a_test() {
-    let tests: String = ["tests/cli.rs", "tests/serve.rs"]
+    let files = [
+        "tests/cli.rs",
+        "tests/serve.rs",
+        "tests/hostile.rs",
+        "tests/lossless.rs",
+        "tests/sandbox.rs",
+    ];
+    let tests: String = files
         .iter()
         .map(|f| std::fs::read_to_string(root().join(f)).expect("read tests"))
         .collect();
@@ -719,7 +726,7 @@ fn every_rust_guest_has_a_test() {
         let call = format!("\"{name}\"");
         assert!(
             tests.matches(&call).count() >= 1,
-            "guests/rust/{name} is not used by any test in tests/cli.rs or tests/serve.rs"
+            "guests/rust/{name} is not used by any test in {files:?}"
         );
     }
 }
