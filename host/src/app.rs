@@ -19,7 +19,7 @@ use crate::error::{Error, one_line};
 use crate::gateway::{Failure, Gateway, Header, Outcome, Sink, Violation};
 use crate::grants::Grants;
 use crate::input::Input;
-use crate::limits::{self, DeadlinePoll, GuestLimits, LogStream, MemoryLimiter};
+use crate::limits::{self, DeadlinePoll, GuestLimits, LogBudget, LogStream, MemoryLimiter};
 
 mod bindings {
     wasmtime::component::bindgen!({ path: "../wit", world: "app" });
@@ -192,10 +192,12 @@ impl Application {
             input_terminated: environ.input_terminated,
             variables: environ.into_variables(),
         };
+        let log = LogBudget::new(self.limits.max_log);
         let gateway = Gateway::new(sink)
             .with_head_request(head)
-            .with_limits(self.limits.response);
-        let (stdout, stderr) = LogStream::pair(self.limits.max_log);
+            .with_limits(self.limits.response)
+            .with_log_budget(log.clone());
+        let (stdout, stderr) = LogStream::pair(&log);
         let wasi = match self.grants.wasi(stdout, stderr) {
             Ok(wasi) => wasi,
             Err(e) => return gateway.fail_with(Failure::Trap(e)),
@@ -216,10 +218,13 @@ impl Application {
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.memory);
         store.set_epoch_deadline(self.limits.deadline_ticks());
-        if let Some(fuel) = self.limits.fuel {
-            if let Err(e) = store.set_fuel(fuel) {
-                return store.into_data().gateway.fail_with(Failure::Trap(one_line(&e)));
-            }
+        if let Some(fuel) = self.limits.fuel
+            && let Err(e) = store.set_fuel(fuel)
+        {
+            return store
+                .into_data()
+                .gateway
+                .fail_with(Failure::Trap(one_line(&e)));
         }
         let failure = self.run(&mut store, &wit_environ).err();
         let state = store.data_mut();
@@ -286,7 +291,9 @@ fn trapped(e: wasmtime::Error) -> Failure {
                     Some(wasmtime::component::ResourceTableError::Full)
                 )
             })
-            .then_some("the guest held more host resources than --max-resources allows and was stopped"),
+            .then_some(
+                "the guest held more host resources than --max-resources allows and was stopped",
+            ),
     };
     if let Some(limit) = limit {
         return Failure::Trap(format!("limit: {limit}"));

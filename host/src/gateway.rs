@@ -8,6 +8,8 @@
 //! wasmtime here either: the driver in [`crate::app`] feeds it what the guest does.
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::validate;
 
@@ -163,9 +165,9 @@ impl ResponseLimits {
                 self.max_headers
             )));
         }
-        let bytes = headers
-            .iter()
-            .fold(status.len(), |sum, (n, v)| sum.saturating_add(n.len() + 2 + v.len()));
+        let bytes = headers.iter().fold(status.len(), |sum, (n, v)| {
+            sum.saturating_add(n.len() + 2 + v.len())
+        });
         if bytes > max {
             return Err(Violation::InvalidHeader(format!(
                 "limit: the status line and headers take {bytes} bytes, past --max-response-header-bytes of {max}"
@@ -178,6 +180,64 @@ impl ResponseLimits {
 impl Default for ResponseLimits {
     fn default() -> Self {
         Self::DEFAULT
+    }
+}
+
+/// The guest's share of the host's log for one request (`--max-log`): what it writes
+/// to stdout and stderr and the text it hands the gateway (error messages, exc_info)
+/// all draw on it. Past it the rest is dropped, with one log line saying so. Clones
+/// share the budget.
+#[derive(Clone, Debug)]
+pub struct LogBudget(Arc<Budget>);
+
+#[derive(Debug)]
+struct Budget {
+    left: AtomicUsize,
+    max: usize,
+    /// Something was dropped (and that was logged, once).
+    dropped: AtomicBool,
+}
+
+impl LogBudget {
+    /// A budget of `max` bytes.
+    pub fn new(max: usize) -> Self {
+        Self(Arc::new(Budget {
+            left: AtomicUsize::new(max),
+            max,
+            dropped: AtomicBool::new(false),
+        }))
+    }
+
+    /// Takes up to `len` bytes from the budget and returns how many may be logged;
+    /// the first shortfall is logged.
+    pub fn take(&self, len: usize) -> usize {
+        let budget = &self.0;
+        let left = budget
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                Some(left.saturating_sub(len))
+            })
+            .unwrap_or_default();
+        let allowed = left.min(len);
+        if allowed < len && !budget.dropped.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "limit: the guest wrote more than its --max-log of {} bytes to the log; the rest is dropped",
+                budget.max
+            );
+        }
+        allowed
+    }
+
+    /// `text` as much as the budget allows of it, for a log line.
+    pub fn clip(&self, text: &str) -> String {
+        let mut end = self.take(text.len());
+        if end == text.len() {
+            return text.to_owned();
+        }
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}... ({} bytes dropped)", &text[..end], text.len() - end)
     }
 }
 
@@ -217,6 +277,7 @@ pub struct Gateway {
     head_request: bool,
     client_fault: Option<ClientFault>,
     limits: ResponseLimits,
+    log: LogBudget,
 }
 
 impl Gateway {
@@ -231,7 +292,14 @@ impl Gateway {
             head_request: false,
             client_fault: None,
             limits: ResponseLimits::DEFAULT,
+            log: LogBudget::new(usize::MAX),
         }
+    }
+
+    /// Logs the text the guest hands over (exc_info) within `log`.
+    pub fn with_log_budget(mut self, log: LogBudget) -> Self {
+        self.log = log;
+        self
     }
 
     /// Holds the response to `limits`.
@@ -266,6 +334,7 @@ impl Gateway {
         exc_info: Option<String>,
     ) -> Result<(), Violation> {
         if let Some(exc) = &exc_info {
+            let exc = self.log.clip(exc);
             tracing::warn!("application reported an error through exc_info: {exc}");
         }
         if !matches!(self.phase, Phase::Open) {
@@ -376,7 +445,7 @@ impl Gateway {
         };
         if let Phase::Done(outcome) = self.phase {
             if let Some(failure) = failure {
-                tracing::error!("{failure}");
+                self.log_failure(failure);
             }
             return outcome;
         }
@@ -390,7 +459,7 @@ impl Gateway {
                 }
             },
             Some(failure) => {
-                tracing::error!("{failure}");
+                self.log_failure(failure);
                 self.fail()
             }
         };
@@ -413,6 +482,17 @@ impl Gateway {
     /// Bytes of body sent so far.
     pub fn body_bytes(&self) -> u64 {
         self.body_bytes
+    }
+
+    /// Logs why the response failed; the application's own message within the log
+    /// budget.
+    fn log_failure(&self, failure: Failure) {
+        match failure {
+            Failure::App(message) => {
+                tracing::error!("{}", Failure::App(self.log.clip(&message)));
+            }
+            failure => tracing::error!("{failure}"),
+        }
     }
 
     fn fail(&mut self) -> Outcome {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
-use crate::limits::LogStream;
+use crate::limits::{LogBudget, LogStream};
 
 /// A host directory the guest may open, and where it sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,12 +50,16 @@ pub fn parse_env(spec: &str) -> Result<(String, String), String> {
         None => (
             spec,
             std::env::var(spec).map_err(|_| {
-                format!("--env {spec}: the host has no variable {spec} (set it, or write NAME=VALUE)")
+                format!(
+                    "--env {spec}: the host has no variable {spec} (set it, or write NAME=VALUE)"
+                )
             })?,
         ),
     };
     if name.is_empty() {
-        return Err(format!("{spec:?}: write an environment grant as NAME or NAME=VALUE"));
+        return Err(format!(
+            "{spec:?}: write an environment grant as NAME or NAME=VALUE"
+        ));
     }
     Ok((name.to_owned(), value))
 }
@@ -75,7 +79,7 @@ impl Grants {
     /// Checks, once, that every granted directory can be opened: a typo is a startup
     /// error, not a failure on every request.
     pub fn check(&self) -> Result<(), String> {
-        let (stdout, stderr) = LogStream::pair(0);
+        let (stdout, stderr) = LogStream::pair(&LogBudget::new(0));
         self.wasi(stdout, stderr).map(drop)
     }
 
@@ -110,9 +114,7 @@ impl Grants {
 /// comes with it) to a granted address; nothing else, so never listening.
 fn may_use(granted: &[SocketAddr], addr: SocketAddr, usage: SocketAddrUse) -> bool {
     match usage {
-        SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend => {
-            granted.contains(&addr)
-        }
+        SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend => granted.contains(&addr),
         SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => {
             !granted.is_empty() && addr.ip().is_unspecified() && addr.port() == 0
         }
@@ -148,18 +150,33 @@ mod tests {
         assert_eq!(parse_env("A="), Ok(("A".into(), String::new())));
         assert!(parse_env("=x").is_err());
         let missing = parse_env("WASGI_SURELY_UNSET_VARIABLE").expect_err("unset");
-        assert!(missing.contains("no variable WASGI_SURELY_UNSET_VARIABLE"), "{missing}");
+        assert!(
+            missing.contains("no variable WASGI_SURELY_UNSET_VARIABLE"),
+            "{missing}"
+        );
     }
 
     #[test]
     fn only_granted_addresses_may_be_reached_and_nothing_may_listen() {
         let granted: Vec<SocketAddr> = vec!["127.0.0.1:9".parse().expect("addr")];
         let to = |s: &str| s.parse::<SocketAddr>().expect("addr");
-        assert!(may_use(&granted, to("127.0.0.1:9"), SocketAddrUse::TcpConnect));
-        assert!(!may_use(&granted, to("127.0.0.1:10"), SocketAddrUse::TcpConnect));
+        assert!(may_use(
+            &granted,
+            to("127.0.0.1:9"),
+            SocketAddrUse::TcpConnect
+        ));
+        assert!(!may_use(
+            &granted,
+            to("127.0.0.1:10"),
+            SocketAddrUse::TcpConnect
+        ));
         assert!(may_use(&granted, to("0.0.0.0:0"), SocketAddrUse::TcpBind));
         assert!(!may_use(&granted, to("0.0.0.0:80"), SocketAddrUse::TcpBind));
-        assert!(!may_use(&granted, to("127.0.0.1:9"), SocketAddrUse::TcpListen));
+        assert!(!may_use(
+            &granted,
+            to("127.0.0.1:9"),
+            SocketAddrUse::TcpListen
+        ));
         assert!(!may_use(&[], to("0.0.0.0:0"), SocketAddrUse::TcpBind));
     }
 }

@@ -46,9 +46,9 @@ pub mod environ;
 #[cfg(feature = "runtime")]
 mod error;
 pub mod gateway;
-pub mod input;
 #[cfg(feature = "runtime")]
 pub mod grants;
+pub mod input;
 #[cfg(feature = "runtime")]
 pub mod limits;
 #[cfg(feature = "runtime")]

@@ -7,27 +7,25 @@
 //! fuel, compiled in only when a budget is set. Memory is enforced by a resource
 //! limiter on the store: a memory that would grow past the cap is refused, as
 //! `memory.grow` failing, which a guest sees as out of memory. Host resources are the
-//! store's resource table, capped. Log output is a budget shared by the guest's stdout
-//! and stderr ([`LogStream`]).
+//! store's resource table, capped. Log output is a budget ([`LogBudget`]) shared by
+//! the guest's stdout and stderr and the text it hands the gateway.
 
 use std::io::Write as _;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use wasmtime::Engine;
 use wasmtime::component::{HasData, Resource, ResourceTable};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::p2::bindings::sync::io::poll as sync_poll;
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 use wasmtime_wasi::runtime::in_tokio;
 use wasmtime_wasi_io::bindings::wasi::io::poll as async_poll;
-use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 
-pub use crate::gateway::ResponseLimits;
+pub use crate::gateway::{LogBudget, ResponseLimits};
 
 /// How often the epoch advances: the granularity of `--timeout`.
 pub const TICK: Duration = Duration::from_millis(10);
@@ -126,7 +124,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         // A table's elements live in host memory (a pointer each): held to the same cap.
-        let bytes = desired.saturating_mul(std::mem::size_of::<usize>());
+        let bytes = desired.saturating_mul(size_of::<usize>());
         match self.max {
             Some(max) if bytes > max => {
                 tracing::warn!(
@@ -184,7 +182,10 @@ impl sync_poll::HostPollable for DeadlinePoll<'_> {
     }
 
     fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
-        Self::bounded(self.deadline, async_poll::HostPollable::block(self.table, pollable))
+        Self::bounded(
+            self.deadline,
+            async_poll::HostPollable::block(self.table, pollable),
+        )
     }
 
     fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
@@ -193,52 +194,28 @@ impl sync_poll::HostPollable for DeadlinePoll<'_> {
 }
 
 /// A guest's stdout or stderr: to the host's stderr (the log), never the response,
-/// within a byte budget that the two streams of one request share. Past the budget
-/// the rest is dropped, with one log line; the guest's writes still succeed.
+/// within the request's [`LogBudget`] (which the gateway also draws on for the text the
+/// guest hands it). Past the budget the rest is dropped; the guest's writes still
+/// succeed.
 #[derive(Clone, Debug)]
 pub(crate) struct LogStream {
-    budget: Arc<LogBudget>,
-}
-
-#[derive(Debug)]
-struct LogBudget {
-    left: AtomicUsize,
-    max: usize,
-    /// Something was dropped (and logged once).
-    dropped: AtomicBool,
+    budget: LogBudget,
 }
 
 impl LogStream {
-    /// A stdout and a stderr that share `max` bytes.
-    pub(crate) fn pair(max: usize) -> (Self, Self) {
+    /// The guest's stdout and stderr, drawing on `budget`.
+    pub(crate) fn pair(budget: &LogBudget) -> (Self, Self) {
         let stream = Self {
-            budget: Arc::new(LogBudget {
-                left: AtomicUsize::new(max),
-                max,
-                dropped: AtomicBool::new(false),
-            }),
+            budget: budget.clone(),
         };
         (stream.clone(), stream)
     }
 
-    /// Writes what the budget allows of `bytes`; notes the first drop.
+    /// Writes what the budget allows of `bytes`.
     fn write_bytes(&self, bytes: &[u8]) -> std::io::Result<()> {
-        let budget = &self.budget;
-        let left = budget
-            .left
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                Some(left.saturating_sub(bytes.len()))
-            })
-            .unwrap_or_default();
-        let allowed = left.min(bytes.len());
+        let allowed = self.budget.take(bytes.len());
         if allowed > 0 {
             std::io::stderr().write_all(&bytes[..allowed])?;
-        }
-        if allowed < bytes.len() && !budget.dropped.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                "limit: the guest wrote more than its --max-log of {} bytes to stdout and stderr; the rest is dropped",
-                budget.max
-            );
         }
         Ok(())
     }
@@ -326,7 +303,11 @@ mod tests {
         let mut free = MemoryLimiter::new(None);
         assert!(free.memory_growing(0, 1 << 31, None).expect("ok"));
         assert!(capped.table_growing(0, (1 << 20) / 8, None).expect("ok"));
-        assert!(!capped.table_growing(0, (1 << 20) / 8 + 1, None).expect("ok"));
+        assert!(
+            !capped
+                .table_growing(0, (1 << 20) / 8 + 1, None)
+                .expect("ok")
+        );
         assert!(free.table_growing(0, 1 << 30, None).expect("ok"));
     }
 }

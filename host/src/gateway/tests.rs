@@ -358,7 +358,10 @@ fn headers_past_the_count_cap_are_refused_and_the_response_is_a_500() {
         gw.finish(Some(Failure::Rule(refused.expect_err("refused")))),
         Outcome::Failed
     );
-    assert_eq!(rec.take()[0], "headers 500 Internal Server Error [Content-Type=text/plain]");
+    assert_eq!(
+        rec.take()[0],
+        "headers 500 Internal Server Error [Content-Type=text/plain]"
+    );
     let (mut gw, _) = limited(ResponseLimits {
         max_headers: 3,
         ..ResponseLimits::DEFAULT
@@ -375,8 +378,12 @@ fn status_and_headers_past_the_byte_cap_are_refused() {
     };
     // "200 OK" (6) + "X-A" + ": " + 9 bytes = 20: fits exactly.
     let (mut gw, _) = limited(limits);
-    gw.start_response(b"200 OK".to_vec(), vec![("X-A".into(), b"123456789".to_vec())], None)
-        .expect("20 bytes fit");
+    gw.start_response(
+        b"200 OK".to_vec(),
+        vec![("X-A".into(), b"123456789".to_vec())],
+        None,
+    )
+    .expect("20 bytes fit");
     let (mut gw, _) = limited(limits);
     assert_eq!(
         gw.start_response(b"200 OK".to_vec(), vec![("X-A".into(), b"1234567890".to_vec())], None),
@@ -400,24 +407,34 @@ fn output_past_its_cap_is_a_500_before_the_headers_and_an_abort_after() {
         max_output: Some(4),
         ..ResponseLimits::DEFAULT
     };
-    let over = Violation::OutputClosed("limit: the response passed its --max-output of 4 bytes".into());
+    let over =
+        Violation::OutputClosed("limit: the response passed its --max-output of 4 bytes".into());
     let (mut gw, rec) = limited(limits);
-    gw.start_response(b"200 OK".to_vec(), ct(), None).expect("ok");
+    gw.start_response(b"200 OK".to_vec(), ct(), None)
+        .expect("ok");
     assert_eq!(gw.write(b"12345"), Err(over.clone()));
     assert_eq!(gw.finish(None), Outcome::Failed);
     let sent = rec.take();
-    assert_eq!(sent[0], "headers 500 Internal Server Error [Content-Type=text/plain]");
+    assert_eq!(
+        sent[0],
+        "headers 500 Internal Server Error [Content-Type=text/plain]"
+    );
     assert_eq!(sent.last().map(String::as_str), Some("finish"));
 
     let (mut gw, rec) = limited(limits);
-    gw.start_response(b"200 OK".to_vec(), ct(), None).expect("ok");
+    gw.start_response(b"200 OK".to_vec(), ct(), None)
+        .expect("ok");
     gw.write(b"1234").expect("at the cap");
     assert_eq!(gw.write(b"5"), Err(over));
     assert!(gw.write(b"6").is_err(), "nothing more is taken");
     assert_eq!(gw.finish(None), Outcome::Aborted);
     assert_eq!(
         rec.take(),
-        ["headers 200 OK [Content-Type=text/plain]", "chunk 1234", "abort"]
+        [
+            "headers 200 OK [Content-Type=text/plain]",
+            "chunk 1234",
+            "abort"
+        ]
     );
 }
 
@@ -452,4 +469,16 @@ fn finish_without_a_failure_still_ends_the_body_by_the_rules() {
         rec.take(),
         ["headers 200 OK [Content-Length=5]", "chunk ab", "abort"]
     );
+}
+
+#[test]
+fn guest_text_in_the_log_draws_on_the_log_budget() {
+    let budget = LogBudget::new(10);
+    assert_eq!(budget.clip("12345"), "12345");
+    assert_eq!(budget.clip("6789é"), "6789... (2 bytes dropped)");
+    assert_eq!(budget.clip("more"), "... (4 bytes dropped)");
+    assert_eq!(budget.take(3), 0);
+    let shared = LogBudget::new(4);
+    assert_eq!(shared.clone().take(3), 3);
+    assert_eq!(shared.take(3), 1, "clones share one budget");
 }

@@ -28,7 +28,9 @@ fn probe(environ: Environ, start_response: StartResponse) -> Result<[String; 1]>
         b"/env" => std::env::var(&target)
             .map(|value| format!("{target}={value}"))
             .map_err(std::io::Error::other),
-        b"/connect" => std::net::TcpStream::connect(&target).map(|_| format!("connected to {target}")),
+        b"/connect" => {
+            std::net::TcpStream::connect(&target).map(|_| format!("connected to {target}"))
+        }
         other => Err(std::io::Error::other(format!(
             "unknown probe {}",
             String::from_utf8_lossy(other)
