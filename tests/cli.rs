@@ -487,6 +487,32 @@ fn as_an_nph_program_wasgi_frames_the_response_and_an_abort_shows() {
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
 
+#[test]
+fn length_framing_declares_the_body_length_and_one_byte_more_on_abort() {
+    let hello = wasgi_run("hello", &["--framing", "length"], &[]);
+    expect(
+        &hello,
+        b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n\r\nHello, World!\n",
+        COMPLETED,
+        &[],
+    );
+    // The handler form takes it from WASGI_FRAMING, as nginx's fastcgi_param sets it.
+    let aborted = wasgi_run("error-mid-body", &[], &[("WASGI_FRAMING", "length")]);
+    expect(
+        &aborted,
+        b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\nfirst\n",
+        ABORTED,
+        &["application error: disk read failed"],
+    );
+    let bad = wasgi_run("hello", &[], &[("WASGI_FRAMING", "chunked")]);
+    expect(
+        &bad,
+        b"",
+        2,
+        &["WASGI_FRAMING=chunked: write stream or length"],
+    );
+}
+
 // ---- Section 6: errors -------------------------------------------------------------
 
 #[test]

@@ -20,7 +20,10 @@ fn probe(path: &str, args: &[&str], vars: &[(&str, &str)]) -> String {
 
 #[track_caller]
 fn assert_denied(line: &str) {
-    assert!(line.starts_with("denied: "), "expected a refusal, got {line:?}");
+    assert!(
+        line.starts_with("denied: "),
+        "expected a refusal, got {line:?}"
+    );
 }
 
 /// A directory holding `secret.txt`, for the directory grants.
@@ -66,7 +69,10 @@ fn a_read_only_dir_grant_reads_that_dir_only_and_never_writes() {
         "read 17 bytes: secret line\n"
     );
     assert_denied(&probe("/write?/data/new.txt", &ro, &[]));
-    assert!(!dir.join("new.txt").exists(), "a read-only grant wrote a file");
+    assert!(
+        !dir.join("new.txt").exists(),
+        "a read-only grant wrote a file"
+    );
     // Only what was granted: the rest of the host stays invisible, `..` included.
     assert_denied(&probe("/read?/etc/passwd", &ro, &[]));
     assert_denied(&probe("/read?/data/../etc/passwd", &ro, &[]));
@@ -111,7 +117,11 @@ fn a_connect_grant_reaches_that_address_only() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let mut other = addr;
-    other.set_port(if addr.port() == 65535 { 1 } else { addr.port() + 1 });
+    other.set_port(if addr.port() == 65535 {
+        1
+    } else {
+        addr.port() + 1
+    });
     let grant = ["--allow-connect", &addr.to_string()];
     assert_eq!(
         probe(&format!("/connect?{addr}"), &grant, &[]),
@@ -130,7 +140,12 @@ fn a_grant_that_cannot_be_honoured_stops_wasgi_at_once() {
         2,
         &["--dir /no/such/dir: cannot open it: No such file or directory"],
     );
-    assert_eq!(stderr(&out).lines().count(), 1, "one line: {}", stderr(&out));
+    assert_eq!(
+        stderr(&out).lines().count(),
+        1,
+        "one line: {}",
+        stderr(&out)
+    );
     let out = wasgi_run("sandbox-probe", &["--env", "WASGI_SURELY_UNSET"], &[]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("the host has no variable WASGI_SURELY_UNSET"));
@@ -156,7 +171,14 @@ fn serve_keeps_the_sandbox_and_honours_grants() {
     let grant = format!("{}::/data", dir.display());
     let granted = Server::start(
         "sandbox-probe",
-        &["--ro-dir", &grant, "--env", "GREETING=hi", "--allow-connect", &addr],
+        &[
+            "--ro-dir",
+            &grant,
+            "--env",
+            "GREETING=hi",
+            "--allow-connect",
+            &addr,
+        ],
     );
     for _ in 0..2 {
         assert_eq!(

@@ -450,7 +450,14 @@ fn a_client_that_stops_reading_has_its_response_aborted_and_frees_its_slot() {
     // One slot: the stalled response must give it back for /ok to be answered.
     let server = Server::start(
         "body-forever",
-        &["--write-timeout", "1", "--max-concurrency", "1", "--max-queue", "4"],
+        &[
+            "--write-timeout",
+            "1",
+            "--max-concurrency",
+            "1",
+            "--max-queue",
+            "4",
+        ],
     );
     let mut stalled = TcpStream::connect(server.addr).expect("connect");
     stalled
@@ -465,5 +472,8 @@ fn a_client_that_stops_reading_has_its_response_aborted_and_frees_its_slot() {
     let mut got = Vec::new();
     let _ = stalled.read_to_end(&mut got);
     assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
-    assert!(!got.ends_with(b"\r\n0\r\n\r\n"), "a stalled response ended cleanly");
+    assert!(
+        !got.ends_with(b"\r\n0\r\n\r\n"),
+        "a stalled response ended cleanly"
+    );
 }

@@ -78,6 +78,12 @@ Exit status:
         /// name starting with `nph-`.
         #[arg(long)]
         nph: bool,
+        /// How the body's end is marked: `stream` sends each chunk as it comes;
+        /// `length` holds a body the app gave no Content-Length, then sends it with
+        /// one, so that a server holding the body to it (nginx + fcgiwrap) shows an
+        /// abort to the client as a short body. Default: $WASGI_FRAMING, else stream.
+        #[arg(long, value_name = "stream|length", value_parser = |s: &str| cgi::Framing::from_variable(Some(s.as_ref())))]
+        framing: Option<cgi::Framing>,
         #[command(flatten)]
         guest: GuestArgs,
         #[command(flatten)]
@@ -332,7 +338,7 @@ fn main() -> ExitCode {
             &app,
             &cgi::Overrides::default(),
             None,
-            nph,
+            (nph, None),
             (GuestLimits::LOOSE, Grants::default()),
             CacheArgs::default().cache().as_ref(),
         ),
@@ -367,6 +373,7 @@ fn command(command: Command, nph_name: bool) -> anyhow::Result<Outcome> {
             headers,
             body,
             nph,
+            framing,
             guest,
             cache,
         } => {
@@ -375,9 +382,16 @@ fn command(command: Command, nph_name: bool) -> anyhow::Result<Outcome> {
                 path,
                 headers,
             };
-            let nph = nph || nph_name;
+            let output = (nph || nph_name, framing);
             let guest = (guest.limits(GuestLimits::LOOSE), guest.grants());
-            run(&app, &overrides, body, nph, guest, cache.cache().as_ref())
+            run(
+                &app,
+                &overrides,
+                body,
+                output,
+                guest,
+                cache.cache().as_ref(),
+            )
         }
         Command::Serve {
             app,
@@ -398,7 +412,7 @@ fn run(
     app: &Path,
     overrides: &cgi::Overrides,
     body: Option<PathBuf>,
-    nph: bool,
+    (nph, framing): (bool, Option<cgi::Framing>),
     guest: (GuestLimits, Grants),
     cache: Option<&Cache>,
 ) -> anyhow::Result<Outcome> {
@@ -410,19 +424,21 @@ fn run(
     let application = load(app, guest, cache, wasgi::engine)?;
     let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let (environ, input) = cgi::request(vars, overrides, body)?;
+    let framing = match framing {
+        Some(framing) => framing,
+        None => cgi::Framing::from_variable(std::env::var_os("WASGI_FRAMING").as_deref())
+            .map_err(|e| anyhow::Error::new(Usage(e)))?,
+    };
     let stdout = cgi::stdout()?;
-    let sink: Box<dyn wasgi::Sink> = if nph {
-        let (protocol, method) = (
-            environ.get("SERVER_PROTOCOL"),
-            environ.get("REQUEST_METHOD"),
-        );
-        Box::new(cgi::NphSink::new(
+    let method = environ.get("REQUEST_METHOD").unwrap_or_default();
+    let sink: Box<dyn wasgi::Sink> = match (nph, framing) {
+        (true, _) => Box::new(cgi::NphSink::new(
             stdout,
-            protocol.unwrap_or_default(),
-            method.unwrap_or_default(),
-        ))
-    } else {
-        Box::new(cgi::CgiSink::new(stdout))
+            environ.get("SERVER_PROTOCOL").unwrap_or_default(),
+            method,
+        )),
+        (false, cgi::Framing::Length) => Box::new(cgi::LengthSink::new(stdout, method)),
+        (false, cgi::Framing::Stream) => Box::new(cgi::CgiSink::new(stdout)),
     };
     Ok(application.handle(Request { environ, input }, sink))
 }
