@@ -487,6 +487,32 @@ fn as_an_nph_program_wasgi_frames_the_response_and_an_abort_shows() {
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
 
+#[test]
+fn length_framing_declares_the_body_length_and_one_byte_more_on_abort() {
+    let hello = wasgi_run("hello", &["--framing", "length"], &[]);
+    expect(
+        &hello,
+        b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n\r\nHello, World!\n",
+        COMPLETED,
+        &[],
+    );
+    // The handler form takes it from WASGI_FRAMING, as nginx's fastcgi_param sets it.
+    let aborted = wasgi_run("error-mid-body", &[], &[("WASGI_FRAMING", "length")]);
+    expect(
+        &aborted,
+        b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\nfirst\n",
+        ABORTED,
+        &["application error: disk read failed"],
+    );
+    let bad = wasgi_run("hello", &[], &[("WASGI_FRAMING", "chunked")]);
+    expect(
+        &bad,
+        b"",
+        2,
+        &["WASGI_FRAMING=chunked: write stream or length"],
+    );
+}
+
 // ---- Section 6: errors -------------------------------------------------------------
 
 #[test]
@@ -699,7 +725,14 @@ fn the_second_run_loads_the_compiled_component_from_the_cache() {
 
 #[test]
 fn every_rust_guest_has_a_test() {
-    let tests: String = ["tests/cli.rs", "tests/serve.rs"]
+    let files = [
+        "tests/cli.rs",
+        "tests/serve.rs",
+        "tests/hostile.rs",
+        "tests/lossless.rs",
+        "tests/sandbox.rs",
+    ];
+    let tests: String = files
         .iter()
         .map(|f| std::fs::read_to_string(root().join(f)).expect("read tests"))
         .collect();
@@ -709,7 +742,7 @@ fn every_rust_guest_has_a_test() {
         let call = format!("\"{name}\"");
         assert!(
             tests.matches(&call).count() >= 1,
-            "guests/rust/{name} is not used by any test in tests/cli.rs or tests/serve.rs"
+            "guests/rust/{name} is not used by any test in {files:?}"
         );
     }
 }

@@ -428,9 +428,10 @@ fn a_failing_app_gets_the_generic_500(kind: Cgi, test: &str) {
     assert_eq!(r.body.as_deref(), Ok(GENERIC_500_BODY));
 }
 
-/// CGI has no way to mark a body incomplete: wasgi exits 4 and logs the failure, but
-/// both servers end the chunked body cleanly, so the client cannot tell. This pins
-/// that limit (docs/DEPLOY.md says to use `wasgi serve` where it matters).
+/// With streaming framing (the default) CGI has no way to mark a body incomplete:
+/// wasgi exits 4 and logs the failure, but the server ends the body cleanly, so the
+/// client cannot tell. This pins that limit (docs/DEPLOY.md: under Apache use
+/// `nph-wasgi`, under nginx `WASGI_FRAMING=length`).
 fn an_abort_after_headers_is_only_in_the_log(kind: Cgi, test: &str) {
     let server = CgiServer::start(kind, test);
     let r = get(&server.url("/apps/error-mid-body"));
@@ -519,8 +520,26 @@ fn apache_an_abort_after_headers_is_only_in_the_log() {
 }
 
 #[test]
-fn nginx_fcgiwrap_an_abort_after_headers_is_only_in_the_log() {
-    an_abort_after_headers_is_only_in_the_log(Cgi::Nginx, "nginx-abort");
+fn nginx_fcgiwrap_an_abort_after_headers_reaches_the_client_as_a_short_body() {
+    // The config sets WASGI_FRAMING=length: wasgi holds the body and declares its
+    // length, one byte more than it has when the app fails after its headers; nginx
+    // holds the body to it and cuts the connection, so the client sees it cut short.
+    let server = CgiServer::start(Cgi::Nginx, "nginx-abort");
+    let r = get(&server.url("/apps/error-mid-body"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), ["7"]);
+    assert!(r.body.is_err(), "a complete body: {:?}", r.body);
+    wait_for_log(&server.cgi_log, "application error: disk read failed");
+}
+
+#[test]
+fn nginx_fcgiwrap_a_whole_body_goes_out_with_its_length() {
+    let server = CgiServer::start(Cgi::Nginx, "nginx-length");
+    let r = get(&server.url("/apps/stream?n=3"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("transfer-encoding"), Vec::<&str>::new());
+    let length = r.body.as_ref().expect("a whole body").len().to_string();
+    assert_eq!(r.header("content-length"), [length.as_str()]);
 }
 
 /// Where the app declared a Content-Length, nginx holds the body to it: an abort

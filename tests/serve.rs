@@ -444,3 +444,36 @@ fn serve_caps_guest_memory_by_default() {
     server.wait_for_log("past its --max-memory of 268435456");
     assert_eq!(get(&server, "/").status, 500, "the server is still up");
 }
+
+#[test]
+fn a_client_that_stops_reading_has_its_response_aborted_and_frees_its_slot() {
+    // One slot: the stalled response must give it back for /ok to be answered.
+    let server = Server::start(
+        "body-forever",
+        &[
+            "--write-timeout",
+            "1",
+            "--max-concurrency",
+            "1",
+            "--max-queue",
+            "4",
+        ],
+    );
+    let mut stalled = TcpStream::connect(server.addr).expect("connect");
+    stalled
+        .write_all(b"GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    // The client reads nothing: the socket buffers fill, the guest's next chunk waits,
+    // and after --write-timeout its response is aborted.
+    server.wait_for_log("took no response data for 1s (--write-timeout)");
+    let ok = get(&server, "/ok");
+    assert_eq!(ok.body.as_deref(), Ok(&b"ok\n"[..]));
+    // What the stalled client does get is never a complete response: no final chunk.
+    let mut got = Vec::new();
+    let _ = stalled.read_to_end(&mut got);
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(
+        !got.ends_with(b"\r\n0\r\n\r\n"),
+        "a stalled response ended cleanly"
+    );
+}

@@ -18,8 +18,9 @@ use crate::cwasm;
 use crate::environ::Environ;
 use crate::error::{Error, one_line};
 use crate::gateway::{Failure, Gateway, Header, Outcome, Sink, Violation};
+use crate::grants::Grants;
 use crate::input::Input;
-use crate::limits::{self, GuestLimits, MemoryLimiter};
+use crate::limits::{self, DeadlinePoll, GuestLimits, LogBudget, LogStream, MemoryLimiter};
 
 mod bindings {
     wasmtime::component::bindgen!({ path: "../wit", world: "app" });
@@ -32,13 +33,16 @@ use bindings::wasgi::gateway::types::{Environ as WitEnviron, GatewayError};
 pub const APPLICATION_EXPORT: &str = "wasgi:gateway/application@0.1.0";
 
 /// The engine configuration every front end uses: one place, so compiled forms agree.
-pub fn engine() -> Result<Engine, Error> {
-    build_engine(wasmtime::Config::new())
+/// Fuel metering is compiled in only when `limits` sets a fuel budget (it costs every
+/// guest some speed); a compiled form is cached per setting.
+pub fn engine(limits: &GuestLimits) -> Result<Engine, Error> {
+    build_engine(wasmtime::Config::new(), limits)
 }
 
 /// Every engine: epoch interruption on (for `--timeout`), and its ticker running.
-fn build_engine(mut config: wasmtime::Config) -> Result<Engine, Error> {
+fn build_engine(mut config: wasmtime::Config, limits: &GuestLimits) -> Result<Engine, Error> {
     config.epoch_interruption(true);
+    config.consume_fuel(limits.fuel.is_some());
     let engine = Engine::new(&config).map_err(|e| Error::Engine(one_line(&e)))?;
     limits::start_ticker(&engine).map_err(|e| Error::Engine(e.to_string()))?;
     Ok(engine)
@@ -54,7 +58,7 @@ const TABLE_KEEP_RESIDENT: usize = 16 * 1024;
 /// shared), with wasmtime's pooling allocator sized for twice `max_concurrency`
 /// instances at once (see the comment below), so an instance costs no mmap/munmap per
 /// request.
-pub fn pooled_engine(max_concurrency: u32) -> Result<Engine, Error> {
+pub fn pooled_engine(max_concurrency: u32, limits: &GuestLimits) -> Result<Engine, Error> {
     // Twice the slots: a server releases a request's slot when its response is
     // finished, and the next request may instantiate while that instance is still
     // being torn down.
@@ -78,7 +82,7 @@ pub fn pooled_engine(max_concurrency: u32) -> Result<Engine, Error> {
         .pagemap_scan(wasmtime::Enabled::Auto);
     let mut config = wasmtime::Config::new();
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
-    build_engine(config)
+    build_engine(config, limits)
 }
 
 /// One request, as the front end hands it over.
@@ -94,6 +98,7 @@ pub struct Request {
 pub struct Application {
     pre: bindings::AppPre<RequestState>,
     limits: GuestLimits,
+    grants: Grants,
 }
 
 impl Application {
@@ -118,6 +123,17 @@ impl Application {
         let mut linker = Linker::<RequestState>::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| Error::Engine(one_line(&e)))?;
+        // Waits (`wasi:io/poll`) end at the request's deadline: see `DeadlinePoll`.
+        linker.allow_shadowing(true);
+        wasmtime_wasi::p2::bindings::sync::io::poll::add_to_linker::<_, limits::WithDeadline>(
+            &mut linker,
+            |state| DeadlinePoll {
+                table: &mut state.table,
+                deadline: state.deadline,
+            },
+        )
+        .map_err(|e| Error::Engine(one_line(&e)))?;
+        linker.allow_shadowing(false);
         bindings::App::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| Error::Engine(one_line(&e)))?;
         let pre = linker
@@ -135,14 +151,24 @@ impl Application {
         let pre = bindings::AppPre::new(pre).map_err(|e| not_an_app(one_line(&e)))?;
         Ok(Self {
             pre,
-            limits: GuestLimits::default(),
+            limits: GuestLimits::LOOSE,
+            grants: Grants::default(),
         })
     }
 
-    /// The same application, its guests held to `limits`.
+    /// The same application, its guests held to `limits`. A fuel budget needs an
+    /// engine made for it (see [`engine`]).
     pub fn with_limits(mut self, limits: GuestLimits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// The same application, its guests given `grants` (checked: every granted
+    /// directory must open).
+    pub fn with_grants(mut self, grants: Grants) -> Result<Self, String> {
+        grants.check()?;
+        self.grants = grants;
+        Ok(self)
     }
 
     /// Runs one request on a fresh instance and reports how the response ended. Never
@@ -159,19 +185,40 @@ impl Application {
             input_terminated: environ.input_terminated,
             variables: environ.into_variables(),
         };
+        let log = LogBudget::new(self.limits.max_log);
+        let gateway = Gateway::new(sink)
+            .with_head_request(head)
+            .with_limits(self.limits.response)
+            .with_log_budget(log.clone());
+        let (stdout, stderr) = LogStream::pair(&log);
+        let wasi = match self.grants.wasi(stdout, stderr) {
+            Ok(wasi) => wasi,
+            Err(e) => return gateway.fail_with(Failure::Trap(e)),
+        };
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(self.limits.max_resources);
         let state = RequestState {
-            wasi: WasiCtx::builder()
-                .stdout(std::io::stderr())
-                .stderr(std::io::stderr())
-                .build(),
-            table: ResourceTable::new(),
-            gateway: Gateway::new(sink).with_head_request(head),
+            wasi,
+            table,
+            gateway,
             input,
             memory: MemoryLimiter::new(self.limits.max_memory),
+            deadline: self
+                .limits
+                .timeout
+                .map(|timeout| tokio::time::Instant::now() + timeout),
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.memory);
         store.set_epoch_deadline(self.limits.deadline_ticks());
+        if let Some(fuel) = self.limits.fuel
+            && let Err(e) = store.set_fuel(fuel)
+        {
+            return store
+                .into_data()
+                .gateway
+                .fail_with(Failure::Trap(one_line(&e)));
+        }
         let failure = self.run(&mut store, &wit_environ).err();
         let state = store.data_mut();
         if let Some(fault) = state.input.fault() {
@@ -218,13 +265,31 @@ fn drain(
     }
 }
 
-/// A trap as a failure: its cause on one line; the wasm backtrace at debug level.
+/// A trap as a failure: its cause on one line (naming the limit, when a limit stopped
+/// the guest); the wasm backtrace at debug level.
 fn trapped(e: wasmtime::Error) -> Failure {
     tracing::debug!("{e:?}");
-    if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
-        return Failure::Trap(
-            "limit: the request ran past its time limit (--timeout) and was stopped".to_owned(),
-        );
+    let limit = match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => {
+            Some("the request ran past its time limit (--timeout) and was stopped")
+        }
+        Some(wasmtime::Trap::OutOfFuel) => {
+            Some("the request used up its CPU budget (--fuel) and was stopped")
+        }
+        _ => e
+            .chain()
+            .any(|cause| {
+                matches!(
+                    cause.downcast_ref::<wasmtime::component::ResourceTableError>(),
+                    Some(wasmtime::component::ResourceTableError::Full)
+                )
+            })
+            .then_some(
+                "the guest held more host resources than --max-resources allows and was stopped",
+            ),
+    };
+    if let Some(limit) = limit {
+        return Failure::Trap(format!("limit: {limit}"));
     }
     let cause = e
         .chain()
@@ -242,6 +307,9 @@ struct RequestState {
     gateway: Gateway,
     input: Input,
     memory: MemoryLimiter,
+    /// When the request's time is up (for waits in host calls; wasm code is stopped
+    /// by the epoch deadline).
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl WasiView for RequestState {

@@ -6,7 +6,7 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek as _, Write};
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
@@ -38,13 +38,7 @@ pub fn stdout() -> io::Result<File> {
 
 impl<W: Write + Send> Sink for CgiSink<W> {
     fn send_headers(&mut self, status: &[u8], headers: &[Header]) -> io::Result<()> {
-        let mut head = Vec::with_capacity(64 + headers.len() * 32);
-        head.extend_from_slice(b"Status: ");
-        head.extend_from_slice(status);
-        head.extend_from_slice(b"\r\n");
-        header_lines(&mut head, headers);
-        head.extend_from_slice(b"\r\n");
-        self.out.write_all(&head)?;
+        self.out.write_all(&cgi_head(status, headers, None))?;
         self.out.flush()
     }
 
@@ -61,6 +55,133 @@ impl<W: Write + Send> Sink for CgiSink<W> {
         // CGI has no way to mark a body incomplete on the wire: what was sent stays
         // sent, and the process exits non-zero (see `wasgi run --help`).
         let _ = self.out.flush();
+    }
+}
+
+/// `Status: …`, the headers and the blank line of a CGI response, with a
+/// `Content-Length` after the application's headers when `length` is given.
+fn cgi_head(status: &[u8], headers: &[Header], length: Option<u64>) -> Vec<u8> {
+    let mut head = Vec::with_capacity(96 + headers.len() * 32);
+    head.extend_from_slice(b"Status: ");
+    head.extend_from_slice(status);
+    head.extend_from_slice(b"\r\n");
+    header_lines(&mut head, headers);
+    if let Some(length) = length {
+        head.extend_from_slice(format!("Content-Length: {length}\r\n").as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    head
+}
+
+/// How a CGI response marks the end of its body (`wasgi run --framing`, or
+/// `WASGI_FRAMING` in the handler form).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Framing {
+    /// Each chunk goes out as it comes ([`CgiSink`]); the server ends the body when
+    /// wasgi exits, so an abort after the headers is in the exit status and the log
+    /// only.
+    #[default]
+    Stream,
+    /// The body goes out whole with its `Content-Length` ([`LengthSink`]), so that an
+    /// abort after the headers reaches the client as a body short of its length.
+    Length,
+}
+
+impl Framing {
+    /// The framing `WASGI_FRAMING` names (`stream` or `length`); unset, streaming.
+    pub fn from_variable(value: Option<&std::ffi::OsStr>) -> Result<Self, String> {
+        match value.map(|v| v.as_bytes()) {
+            None | Some(b"stream") => Ok(Self::Stream),
+            Some(b"length") => Ok(Self::Length),
+            Some(other) => Err(format!(
+                "WASGI_FRAMING={}: write stream or length",
+                String::from_utf8_lossy(other)
+            )),
+        }
+    }
+}
+
+/// Body bytes a [`LengthSink`] keeps in memory before it spools to a temporary file.
+const LENGTH_SPOOL_MEMORY: usize = 1 << 20;
+
+/// A CGI response that declares its body's length, for a server that holds the body
+/// to it (nginx with fcgiwrap does; it cannot be told an incomplete body otherwise).
+/// When the application declared a Content-Length (or the response has no body: HEAD,
+/// 1xx, 204, 304), everything streams as [`CgiSink`] does; otherwise the body is held
+/// (in memory, then in an unlinked temporary file) until it ends, then goes out with
+/// its `Content-Length`. An abort sends what there is under a length one byte longer
+/// than it: the server sees the body end short and cuts the client's connection, so
+/// the client never takes it for complete. The cost: no streaming for such bodies.
+pub struct LengthSink<W> {
+    out: W,
+    head_request: bool,
+    /// The response's head and the body so far, while the body is held.
+    held: Option<(Vec<u8>, Vec<Header>, tempfile::SpooledTempFile)>,
+    held_bytes: u64,
+}
+
+impl<W: Write + Send> LengthSink<W> {
+    /// A sink writing to `out` the response to a request made with `method`.
+    pub fn new(out: W, method: &[u8]) -> Self {
+        Self {
+            out,
+            head_request: method == b"HEAD",
+            held: None,
+            held_bytes: 0,
+        }
+    }
+
+    /// Sends the held response with `length` declared.
+    fn release(&mut self, length: u64) -> io::Result<()> {
+        let Some((status, headers, mut body)) = self.held.take() else {
+            return self.out.flush();
+        };
+        self.out
+            .write_all(&cgi_head(&status, &headers, Some(length)))?;
+        body.rewind()?;
+        io::copy(&mut body, &mut self.out)?;
+        self.out.flush()
+    }
+}
+
+impl<W: Write + Send> Sink for LengthSink<W> {
+    fn send_headers(&mut self, status: &[u8], headers: &[Header]) -> io::Result<()> {
+        let bodiless = self.head_request
+            || status.starts_with(b"1")
+            || status.starts_with(b"204")
+            || status.starts_with(b"304");
+        let declared = headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
+        if bodiless || declared {
+            self.out.write_all(&cgi_head(status, headers, None))?;
+            return self.out.flush();
+        }
+        let body = tempfile::SpooledTempFile::new(LENGTH_SPOOL_MEMORY);
+        self.held = Some((status.to_vec(), headers.to_vec(), body));
+        Ok(())
+    }
+
+    fn send_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        match &mut self.held {
+            Some((_, _, body)) => {
+                body.write_all(chunk)?;
+                self.held_bytes += chunk.len() as u64;
+                Ok(())
+            }
+            None => {
+                self.out.write_all(chunk)?;
+                self.out.flush()
+            }
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.release(self.held_bytes)
+    }
+
+    fn abort(&mut self) {
+        let _ = self.release(self.held_bytes + 1);
     }
 }
 
@@ -368,6 +489,71 @@ mod tests {
             sink.out,
             b"Status: 200 OK\r\nContent-Type: text/plain\r\nSet-Cookie: a=1\r\nSet-Cookie: b=\xe9\r\n\r\nHello"
         );
+    }
+
+    fn length_framed(method: &[u8], run: impl FnOnce(&mut LengthSink<Vec<u8>>)) -> Vec<u8> {
+        let mut sink = LengthSink::new(Vec::new(), method);
+        run(&mut sink);
+        sink.out
+    }
+
+    #[test]
+    fn length_framing_holds_the_body_and_declares_its_length() {
+        let ct = vec![("Content-Type".to_owned(), b"text/plain".to_vec())];
+        let whole = length_framed(b"GET", |sink| {
+            sink.send_headers(b"200 OK", &ct).expect("headers");
+            assert!(sink.out.is_empty(), "nothing goes out before the body ends");
+            sink.send_chunk(b"Hello, ").expect("chunk");
+            sink.send_chunk(b"World!").expect("chunk");
+            sink.finish().expect("finish");
+        });
+        assert_eq!(
+            whole,
+            b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"
+        );
+        // An abort declares one byte more than it sends: the body is seen to be short.
+        let aborted = length_framed(b"GET", |sink| {
+            sink.send_headers(b"200 OK", &ct).expect("headers");
+            sink.send_chunk(b"first").expect("chunk");
+            sink.abort();
+        });
+        assert_eq!(
+            aborted,
+            b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nfirst"
+        );
+    }
+
+    #[test]
+    fn length_framing_streams_what_needs_no_length() {
+        let declared = vec![("Content-Length".to_owned(), b"5".to_vec())];
+        let streamed = length_framed(b"GET", |sink| {
+            sink.send_headers(b"200 OK", &declared).expect("headers");
+            sink.send_chunk(b"ab").expect("chunk");
+            assert_eq!(sink.out, b"Status: 200 OK\r\nContent-Length: 5\r\n\r\nab");
+        });
+        assert!(streamed.ends_with(b"ab"));
+        for (method, status) in [(&b"HEAD"[..], &b"200 OK"[..]), (b"GET", b"204 No Content")] {
+            let bodiless = length_framed(method, |sink| {
+                sink.send_headers(status, &[]).expect("headers");
+                sink.finish().expect("finish");
+            });
+            assert_eq!(bodiless, [b"Status: ", status, b"\r\n\r\n"].concat());
+        }
+    }
+
+    #[test]
+    fn the_framing_variable_is_stream_or_length() {
+        use std::ffi::OsStr;
+        assert_eq!(Framing::from_variable(None), Ok(Framing::Stream));
+        assert_eq!(
+            Framing::from_variable(Some(OsStr::new("length"))),
+            Ok(Framing::Length)
+        );
+        assert_eq!(
+            Framing::from_variable(Some(OsStr::new("stream"))),
+            Ok(Framing::Stream)
+        );
+        assert!(Framing::from_variable(Some(OsStr::new("chunked"))).is_err());
     }
 
     /// An NPH response with its Date line taken out (it changes every second).

@@ -137,7 +137,10 @@ fn check<'a>(engine: &Engine, bytes: &'a [u8]) -> Result<&'a [u8], String> {
         return Err(format!("it was written by {their_maker}; this is {ours}"));
     }
     if their_fingerprint != compile::fingerprint(engine).as_bytes() {
-        return Err("it was compiled for other engine settings".to_owned());
+        return Err(
+            "it was compiled for other engine settings (a run with --fuel needs a .cwasm from `wasgi compile --fuel`, a run without it one compiled without)"
+                .to_owned(),
+        );
     }
     if (artifact.len() as u64) < length {
         return Err(format!(

@@ -8,6 +8,8 @@
 //! wasmtime here either: the driver in [`crate::app`] feeds it what the guest does.
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::validate;
 
@@ -124,6 +126,121 @@ impl ClientFault {
     }
 }
 
+/// Caps on one response, beyond the rules: how many headers, how many bytes of status
+/// line and headers, how many body bytes. Each is named after the flag that sets it,
+/// and a response past one fails as section 6 says (500 before its headers went out,
+/// aborted after), with a log line naming the limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResponseLimits {
+    /// Headers one `start-response` may set (`--max-response-headers`).
+    pub max_headers: usize,
+    /// Bytes of the status line plus every `name: value` (`--max-response-header-bytes`).
+    pub max_header_bytes: usize,
+    /// Body bytes (`--max-output`); `None`, no limit.
+    pub max_output: Option<u64>,
+}
+
+impl ResponseLimits {
+    /// The defaults, in every mode: 100 headers, 64 KiB of them, any body length.
+    pub const DEFAULT: Self = Self {
+        max_headers: 100,
+        max_header_bytes: 64 * 1024,
+        max_output: None,
+    };
+
+    /// Refuses a status line and header list over the caps, before any rule is
+    /// checked (a 100 000-header list is not validated one by one).
+    fn check(&self, status: &[u8], headers: &[Header]) -> Result<(), Violation> {
+        let max = self.max_header_bytes;
+        if status.len() > max {
+            return Err(Violation::InvalidStatus(format!(
+                "limit: the status line is {} bytes, past --max-response-header-bytes of {max}",
+                status.len()
+            )));
+        }
+        if headers.len() > self.max_headers {
+            return Err(Violation::InvalidHeader(format!(
+                "limit: {} headers, past --max-response-headers of {}",
+                headers.len(),
+                self.max_headers
+            )));
+        }
+        let bytes = headers.iter().fold(status.len(), |sum, (n, v)| {
+            sum.saturating_add(n.len() + 2 + v.len())
+        });
+        if bytes > max {
+            return Err(Violation::InvalidHeader(format!(
+                "limit: the status line and headers take {bytes} bytes, past --max-response-header-bytes of {max}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Default for ResponseLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// The guest's share of the host's log for one request (`--max-log`): what it writes
+/// to stdout and stderr and the text it hands the gateway (error messages, exc_info)
+/// all draw on it. Past it the rest is dropped, with one log line saying so. Clones
+/// share the budget.
+#[derive(Clone, Debug)]
+pub struct LogBudget(Arc<Budget>);
+
+#[derive(Debug)]
+struct Budget {
+    left: AtomicUsize,
+    max: usize,
+    /// Something was dropped (and that was logged, once).
+    dropped: AtomicBool,
+}
+
+impl LogBudget {
+    /// A budget of `max` bytes.
+    pub fn new(max: usize) -> Self {
+        Self(Arc::new(Budget {
+            left: AtomicUsize::new(max),
+            max,
+            dropped: AtomicBool::new(false),
+        }))
+    }
+
+    /// Takes up to `len` bytes from the budget and returns how many may be logged;
+    /// the first shortfall is logged.
+    pub fn take(&self, len: usize) -> usize {
+        let budget = &self.0;
+        let left = budget
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                Some(left.saturating_sub(len))
+            })
+            .unwrap_or_default();
+        let allowed = left.min(len);
+        if allowed < len && !budget.dropped.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "limit: the guest wrote more than its --max-log of {} bytes to the log; the rest is dropped",
+                budget.max
+            );
+        }
+        allowed
+    }
+
+    /// `text` as much as the budget allows of it, for a log line.
+    pub fn clip(&self, text: &str) -> String {
+        let mut end = self.take(text.len());
+        if end == text.len() {
+            return text.to_owned();
+        }
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}... ({} bytes dropped)", &text[..end], text.len() - end)
+    }
+}
+
 /// What became of the status and headers.
 enum Headers {
     /// No `start-response` yet.
@@ -159,6 +276,8 @@ pub struct Gateway {
     /// The request is HEAD: its response's Content-Length describes a body not sent.
     head_request: bool,
     client_fault: Option<ClientFault>,
+    limits: ResponseLimits,
+    log: LogBudget,
 }
 
 impl Gateway {
@@ -172,7 +291,21 @@ impl Gateway {
             declared_length: None,
             head_request: false,
             client_fault: None,
+            limits: ResponseLimits::DEFAULT,
+            log: LogBudget::new(usize::MAX),
         }
+    }
+
+    /// Logs the text the guest hands over (exc_info) within `log`.
+    pub fn with_log_budget(mut self, log: LogBudget) -> Self {
+        self.log = log;
+        self
+    }
+
+    /// Holds the response to `limits`.
+    pub fn with_limits(mut self, limits: ResponseLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Marks the request as HEAD (or not): then the response's Content-Length is the
@@ -201,6 +334,7 @@ impl Gateway {
         exc_info: Option<String>,
     ) -> Result<(), Violation> {
         if let Some(exc) = &exc_info {
+            let exc = self.log.clip(exc);
             tracing::warn!("application reported an error through exc_info: {exc}");
         }
         if !matches!(self.phase, Phase::Open) {
@@ -216,6 +350,7 @@ impl Gateway {
             }
             (Headers::None, _) | (Headers::Stored { .. }, true) => {}
         }
+        self.limits.check(&status, &headers)?;
         validate::check_status(&status).map_err(Violation::InvalidStatus)?;
         for (name, value) in &headers {
             validate::check_header(name, value).map_err(Violation::InvalidHeader)?;
@@ -247,8 +382,16 @@ impl Gateway {
         if data.is_empty() {
             return Ok(());
         }
-        self.send_stored_headers()?;
         let total = self.body_bytes + data.len() as u64;
+        if let Some(max) = self.limits.max_output.filter(|&max| total > max) {
+            // Ends the response now: a 500 if this chunk would have sent the headers.
+            let outcome = self.fail();
+            self.phase = Phase::Done(outcome);
+            return Err(Violation::OutputClosed(format!(
+                "limit: the response passed its --max-output of {max} bytes"
+            )));
+        }
+        self.send_stored_headers()?;
         if let Some(declared) = self.declared_length.filter(|&d| total > d) {
             self.abort();
             return Err(Violation::OutputClosed(format!(
@@ -266,7 +409,9 @@ impl Gateway {
     /// `write('')`), then take no more guest output. The response is not finished
     /// until [`Gateway::finish`], after the body was closed.
     pub fn end_of_body(&mut self) -> Result<(), Failure> {
-        if matches!(self.phase, Phase::Open) {
+        // Sealed too: `finish(None)` after a `seal` that no good end of body preceded
+        // must not pass for a complete response (the checks repeat harmlessly).
+        if !matches!(self.phase, Phase::Done(_)) {
             if matches!(self.headers, Headers::None) {
                 self.seal();
                 return Err(Failure::Rule(Violation::WriteBeforeStartResponse));
@@ -300,7 +445,7 @@ impl Gateway {
         };
         if let Phase::Done(outcome) = self.phase {
             if let Some(failure) = failure {
-                tracing::error!("{failure}");
+                self.log_failure(failure);
             }
             return outcome;
         }
@@ -314,12 +459,18 @@ impl Gateway {
                 }
             },
             Some(failure) => {
-                tracing::error!("{failure}");
+                self.log_failure(failure);
                 self.fail()
             }
         };
         self.phase = Phase::Done(outcome);
         outcome
+    }
+
+    /// Ends a response that never reached the guest (its instance could not be set
+    /// up): the failure is logged and the generic 500 sent.
+    pub fn fail_with(mut self, failure: Failure) -> Outcome {
+        self.finish(Some(failure))
     }
 
     /// Records that the client caused the failure, if the response fails: its error
@@ -331,6 +482,17 @@ impl Gateway {
     /// Bytes of body sent so far.
     pub fn body_bytes(&self) -> u64 {
         self.body_bytes
+    }
+
+    /// Logs why the response failed; the application's own message within the log
+    /// budget.
+    fn log_failure(&self, failure: Failure) {
+        match failure {
+            Failure::App(message) => {
+                tracing::error!("{}", Failure::App(self.log.clip(&message)));
+            }
+            failure => tracing::error!("{failure}"),
+        }
     }
 
     fn fail(&mut self) -> Outcome {
@@ -366,7 +528,7 @@ impl Gateway {
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
                 .filter(|_| length_is_this_body)
-                .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse().ok());
+                .and_then(|(_, v)| validate::content_length(v));
             if let Err(e) = self.sink.send_headers(status, headers) {
                 return Err(self.output_failed(e));
             }

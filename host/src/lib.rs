@@ -12,7 +12,9 @@
 //! - [`app`]: loading a component and running one request through the gateway;
 //! - [`cache`]: compiled components, kept so a second run does not compile;
 //! - [`cwasm`]: components compiled ahead of time by `wasgi compile`;
-//! - [`limits`]: how much time and memory one request's guest may take;
+//! - [`limits`]: how much time, CPU, memory, output and resources one request's guest
+//!   may take;
+//! - [`grants`]: what a guest may reach beyond its request (nothing by default);
 //! - [`cgi`]: the CGI front end (`wasgi run`);
 //! - [`serve`]: the HTTP front end (`wasgi serve`).
 //!
@@ -25,7 +27,7 @@
 //! use wasgi::{Application, Request, cgi};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let engine = wasgi::engine()?;
+//! let engine = wasgi::engine(&wasgi::limits::GuestLimits::LOOSE)?;
 //! let cache = wasgi::cache::Cache::new("/tmp/wasgi-cache");
 //! let app = Application::load(&engine, "hello.wasm".as_ref(), Some(&cache))?;
 //! let (environ, input) = cgi::request(std::env::vars_os(), &cgi::Overrides::default(), cgi::Body::Stdin)?;
@@ -49,6 +51,8 @@ pub mod environ;
 #[cfg(feature = "runtime")]
 mod error;
 pub mod gateway;
+#[cfg(feature = "runtime")]
+pub mod grants;
 pub mod input;
 #[cfg(feature = "runtime")]
 pub mod limits;

@@ -1,28 +1,67 @@
-//! Limits on what one request's guest may take: wall-clock time and memory.
+//! Limits on what one request's guest may take: wall-clock time, CPU, memory, host
+//! resources, log output, and (through [`ResponseLimits`]) the response itself.
 //!
 //! Time is enforced with wasmtime's epoch interruption: one ticker thread per engine
 //! advances the epoch every [`TICK`], and each request's store traps once its deadline
-//! (the timeout, in ticks) has passed, wherever the guest is looping. Memory is
-//! enforced by a resource limiter on the store: a memory that would grow past the cap
-//! is refused, as `memory.grow` failing, which a guest sees as out of memory.
+//! (the timeout, in ticks) has passed, wherever the guest is looping. CPU is wasmtime
+//! fuel, compiled in only when a budget is set. Memory is enforced by a resource
+//! limiter on the store: a memory that would grow past the cap is refused, as
+//! `memory.grow` failing, which a guest sees as out of memory. Host resources are the
+//! store's resource table, capped. Log output is a budget ([`LogBudget`]) shared by
+//! the guest's stdout and stderr and the text it hands the gateway.
 
+use std::io::Write as _;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use wasmtime::Engine;
+use wasmtime::component::{HasData, Resource, ResourceTable};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::DynPollable;
+use wasmtime_wasi::p2::bindings::sync::io::poll as sync_poll;
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
+use wasmtime_wasi::runtime::in_tokio;
+use wasmtime_wasi_io::bindings::wasi::io::poll as async_poll;
+
+pub use crate::gateway::{LogBudget, ResponseLimits};
 
 /// How often the epoch advances: the granularity of `--timeout`.
 pub const TICK: Duration = Duration::from_millis(10);
 
 /// What one request's guest may take.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GuestLimits {
     /// Wall-clock time for the whole request, guest code included; `None`, no limit.
     pub timeout: Option<Duration>,
     /// Bytes each linear memory may grow to; `None`, the wasm limit (4 GiB).
     pub max_memory: Option<usize>,
+    /// Fuel (about one unit per wasm instruction) for the whole request; `None`, no
+    /// metering (the engine then compiles none in: see [`crate::app::engine`]).
+    pub fuel: Option<u64>,
+    /// Host resources (WASI streams, pollables, descriptors) one instance may hold at
+    /// once.
+    pub max_resources: usize,
+    /// Bytes the guest may write to its stdout and stderr together (both go to the
+    /// host's log); the rest is dropped.
+    pub max_log: usize,
+    /// Caps on the response: header count and bytes, body bytes.
+    pub response: ResponseLimits,
 }
 
 impl GuestLimits {
+    /// `wasgi run`'s defaults: no time, memory, fuel or output limit; the caps on
+    /// headers, resources and log output that every mode keeps.
+    pub const LOOSE: Self = Self {
+        timeout: None,
+        max_memory: None,
+        fuel: None,
+        max_resources: 1000,
+        max_log: 1 << 20,
+        response: ResponseLimits::DEFAULT,
+    };
+
     /// The store's epoch deadline: the timeout in ticks (at least one), or never.
     pub(crate) fn deadline_ticks(&self) -> u64 {
         match self.timeout {
@@ -81,10 +120,158 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn table_growing(
         &mut self,
         _current: usize,
-        _desired: usize,
+        desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(true)
+        // A table's elements live in host memory (a pointer each): held to the same cap.
+        let bytes = desired.saturating_mul(size_of::<usize>());
+        match self.max {
+            Some(max) if bytes > max => {
+                tracing::warn!(
+                    "limit: the guest asked for a table of {desired} elements ({bytes} bytes), past its --max-memory of {max}: refused"
+                );
+                Ok(false)
+            }
+            _ => Ok(true),
+        }
+    }
+}
+
+/// `wasi:io/poll` held to the request's deadline. The guest's time limit is epoch
+/// interruption, which stops wasm code, not a host call: without this, a guest that
+/// sleeps on a timer (or waits on any pollable) would hold its thread past
+/// `--timeout`. Past the deadline the wait ends in the same trap as a loop's.
+pub(crate) struct DeadlinePoll<'a> {
+    pub(crate) table: &'a mut ResourceTable,
+    pub(crate) deadline: Option<tokio::time::Instant>,
+}
+
+/// Names [`DeadlinePoll`] as the host data of the `wasi:io/poll` bindings.
+pub(crate) struct WithDeadline;
+
+impl HasData for WithDeadline {
+    type Data<'a> = DeadlinePoll<'a>;
+}
+
+impl DeadlinePoll<'_> {
+    /// Runs a wait to its end or to the deadline, whichever comes first.
+    fn bounded<T>(
+        deadline: Option<tokio::time::Instant>,
+        wait: impl Future<Output = wasmtime::Result<T>>,
+    ) -> wasmtime::Result<T> {
+        in_tokio(async {
+            match deadline {
+                None => wait.await,
+                Some(at) => tokio::time::timeout_at(at, wait)
+                    .await
+                    .unwrap_or_else(|_| Err(wasmtime::Trap::Interrupt.into())),
+            }
+        })
+    }
+}
+
+impl sync_poll::Host for DeadlinePoll<'_> {
+    fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
+        Self::bounded(self.deadline, async_poll::Host::poll(self.table, pollables))
+    }
+}
+
+impl sync_poll::HostPollable for DeadlinePoll<'_> {
+    fn ready(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<bool> {
+        in_tokio(async_poll::HostPollable::ready(self.table, pollable))
+    }
+
+    fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        Self::bounded(
+            self.deadline,
+            async_poll::HostPollable::block(self.table, pollable),
+        )
+    }
+
+    fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
+        async_poll::HostPollable::drop(self.table, pollable)
+    }
+}
+
+/// A guest's stdout or stderr: to the host's stderr (the log), never the response,
+/// within the request's [`LogBudget`] (which the gateway also draws on for the text the
+/// guest hands it). Past the budget the rest is dropped; the guest's writes still
+/// succeed.
+#[derive(Clone, Debug)]
+pub(crate) struct LogStream {
+    budget: LogBudget,
+}
+
+impl LogStream {
+    /// The guest's stdout and stderr, drawing on `budget`.
+    pub(crate) fn pair(budget: &LogBudget) -> (Self, Self) {
+        let stream = Self {
+            budget: budget.clone(),
+        };
+        (stream.clone(), stream)
+    }
+
+    /// Writes what the budget allows of `bytes`.
+    fn write_bytes(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let allowed = self.budget.take(bytes.len());
+        if allowed > 0 {
+            std::io::stderr().write_all(&bytes[..allowed])?;
+        }
+        Ok(())
+    }
+}
+
+impl IsTerminal for LogStream {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for LogStream {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl OutputStream for LogStream {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.write_bytes(&bytes)
+            .map_err(|e| StreamError::LastOperationFailed(e.into()))
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 * 1024)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for LogStream {
+    async fn ready(&mut self) {}
+}
+
+impl tokio::io::AsyncWrite for LogStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(self.write_bytes(buf).map(|()| buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -96,15 +283,15 @@ mod tests {
     fn the_deadline_is_the_timeout_in_ticks_and_never_zero() {
         let limits = |ms| GuestLimits {
             timeout: Some(Duration::from_millis(ms)),
-            max_memory: None,
+            ..GuestLimits::LOOSE
         };
         assert_eq!(limits(30_000).deadline_ticks(), 3000);
         assert_eq!(limits(1).deadline_ticks(), 1);
-        assert!(GuestLimits::default().deadline_ticks() > 1 << 60);
+        assert!(GuestLimits::LOOSE.deadline_ticks() > 1 << 60);
     }
 
     #[test]
-    fn memory_past_the_cap_is_refused() {
+    fn memory_and_tables_past_the_cap_are_refused() {
         use wasmtime::ResourceLimiter;
         let mut capped = MemoryLimiter::new(Some(1 << 20));
         assert!(capped.memory_growing(0, 1 << 20, None).expect("ok"));
@@ -115,5 +302,12 @@ mod tests {
         );
         let mut free = MemoryLimiter::new(None);
         assert!(free.memory_growing(0, 1 << 31, None).expect("ok"));
+        assert!(capped.table_growing(0, (1 << 20) / 8, None).expect("ok"));
+        assert!(
+            !capped
+                .table_growing(0, (1 << 20) / 8 + 1, None)
+                .expect("ok")
+        );
+        assert!(free.table_growing(0, 1 << 30, None).expect("ok"));
     }
 }

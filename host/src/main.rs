@@ -12,7 +12,8 @@ use anyhow::Context as _;
 use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 use wasgi::cache::Cache;
-use wasgi::limits::GuestLimits;
+use wasgi::grants::{self, DirGrant, Grants};
+use wasgi::limits::{GuestLimits, ResponseLimits};
 use wasgi::serve::Limits;
 use wasgi::{Application, Error, Outcome, Request, cgi};
 
@@ -20,6 +21,7 @@ use wasgi::{Application, Error, Outcome, Request, cgi};
 mod exit {
     pub const COMPLETED: u8 = 0;
     pub const HOST: u8 = 1;
+    pub const USAGE: u8 = 2;
     pub const APP_FAILED: u8 = 3;
     pub const ABORTED: u8 = 4;
     pub const UNREADABLE: u8 = 10;
@@ -77,6 +79,12 @@ Exit status:
         /// name starting with `nph-`.
         #[arg(long)]
         nph: bool,
+        /// How the body's end is marked: `stream` sends each chunk as it comes;
+        /// `length` holds a body the app gave no Content-Length, then sends it with
+        /// one, so that a server holding the body to it (nginx + fcgiwrap) shows an
+        /// abort to the client as a short body. Default: $WASGI_FRAMING, else stream.
+        #[arg(long, value_name = "stream|length", value_parser = |s: &str| cgi::Framing::from_variable(Some(s.as_ref())))]
+        framing: Option<cgi::Framing>,
         #[command(flatten)]
         guest: GuestArgs,
         #[command(flatten)]
@@ -107,6 +115,10 @@ Exit status:
         /// .cwasm).
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Compile fuel metering in, for runs with a --fuel budget (which refuse a
+        /// .cwasm without it, and the other way round).
+        #[arg(long)]
+        fuel: bool,
     },
     /// Serve the application over HTTP/1.1: a fresh instance per request.
     #[command(after_help = "\
@@ -130,18 +142,56 @@ sets the verbosity (for example RUST_LOG=wasgi=debug).")]
     },
 }
 
-/// What one request's guest may take. Defaults: none for `wasgi run`; for `wasgi
-/// serve`, 30 seconds and 256 MiB.
+/// What one request's guest may take, and what it may reach. Limits a guest hits end
+/// its response as a failure does (a 500, or an aborted response) with a log line
+/// naming the flag; see docs/SECURITY.md for every default.
 #[derive(clap::Args, Default)]
 struct GuestArgs {
     /// Seconds one request may run, guest code included, before it is stopped (a 500,
     /// or an aborted response); 0 for no limit. Default: none for run, 30 for serve.
     #[arg(long, value_name = "SECS", value_parser = seconds_or_zero)]
     timeout: Option<f64>,
-    /// Bytes each of the guest's memories may grow to (suffixes KiB, MiB, GiB); 0 for
+    /// Bytes each of the guest's memories (and tables) may grow to (suffixes KiB, MiB, GiB); 0 for
     /// no limit beyond wasm's 4 GiB. Default: none for run, 256MiB for serve.
     #[arg(long, value_name = "SIZE", value_parser = size)]
     max_memory: Option<usize>,
+    /// CPU budget per request, in wasmtime fuel (about one unit per wasm
+    /// instruction). Default: none (no metering is compiled in).
+    #[arg(long, value_name = "UNITS", value_parser = clap::value_parser!(u64).range(1..))]
+    fuel: Option<u64>,
+    /// Bytes of response body; past it, a 500 (or an aborted response); 0 for no
+    /// limit. Default: none.
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    max_output: Option<usize>,
+    /// Headers one response may set; past it, start_response fails (a 500).
+    #[arg(long, value_name = "N", default_value_t = GuestLimits::LOOSE.response.max_headers)]
+    max_response_headers: usize,
+    /// Bytes of the response's status line and headers; past it, start_response
+    /// fails (a 500).
+    #[arg(long, value_name = "SIZE", value_parser = size, default_value = "64KiB")]
+    max_response_header_bytes: usize,
+    /// Bytes a request's guest may write to its stdout and stderr (the log); the rest
+    /// is dropped.
+    #[arg(long, value_name = "SIZE", value_parser = size, default_value = "1MiB")]
+    max_log: usize,
+    /// Host resources (WASI streams, pollables, files) an instance may hold at once;
+    /// past it, the guest is stopped.
+    #[arg(long, value_name = "N", default_value_t = GuestLimits::LOOSE.max_resources)]
+    max_resources: usize,
+    /// Grant a host directory, read-write: HOST, or HOST::GUEST to show it at GUEST.
+    /// Repeat for more. Default: no host file is visible.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]", value_parser = |s: &str| DirGrant::parse(s, false))]
+    dirs: Vec<DirGrant>,
+    /// Grant a host directory, read-only: HOST, or HOST::GUEST.
+    #[arg(long = "ro-dir", value_name = "HOST[::GUEST]", value_parser = |s: &str| DirGrant::parse(s, true))]
+    ro_dirs: Vec<DirGrant>,
+    /// Give the guest an environment variable: NAME=VALUE, or NAME for the host's
+    /// value. Default: an empty environment.
+    #[arg(long = "env", value_name = "NAME[=VALUE]", value_parser = grants::parse_env)]
+    env: Vec<(String, String)>,
+    /// Let the guest connect (TCP, or UDP datagrams) to IP:PORT. Default: no network.
+    #[arg(long = "allow-connect", value_name = "IP:PORT")]
+    connect: Vec<SocketAddr>,
 }
 
 impl GuestArgs {
@@ -158,14 +208,35 @@ impl GuestArgs {
                 Some(n) => Some(n),
                 None => default.max_memory,
             },
+            fuel: self.fuel,
+            max_resources: self.max_resources,
+            max_log: self.max_log,
+            response: ResponseLimits {
+                max_headers: self.max_response_headers,
+                max_header_bytes: self.max_response_header_bytes,
+                max_output: match self.max_output {
+                    Some(0) | None => None,
+                    Some(n) => Some(n as u64),
+                },
+            },
+        }
+    }
+
+    /// The grants, in flag order (read-write directories first).
+    fn grants(&self) -> Grants {
+        Grants {
+            dirs: self.dirs.iter().chain(&self.ro_dirs).cloned().collect(),
+            env: self.env.clone(),
+            connect: self.connect.clone(),
         }
     }
 }
 
-/// `wasgi serve`'s default guest limits.
+/// `wasgi serve`'s default guest limits: `wasgi run`'s, plus time and memory.
 const SERVE_GUEST_LIMITS: GuestLimits = GuestLimits {
     timeout: Some(Duration::from_secs(30)),
     max_memory: Some(256 << 20),
+    ..GuestLimits::LOOSE
 };
 
 /// A number of seconds, 0 included.
@@ -220,6 +291,9 @@ struct LimitArgs {
     /// Seconds a request head, or the next piece of a body, may take; past this, 408.
     #[arg(long, value_name = "SECS", default_value_t = Limits::default().read_timeout.as_secs_f64(), value_parser = seconds)]
     read_timeout: f64,
+    /// Seconds a client may take no response data before its response is aborted.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().write_timeout.as_secs_f64(), value_parser = seconds)]
+    write_timeout: f64,
     /// Seconds shutdown waits for requests in flight.
     #[arg(long, value_name = "SECS", default_value_t = Limits::default().shutdown_timeout.as_secs_f64(), value_parser = seconds)]
     shutdown_timeout: f64,
@@ -238,6 +312,7 @@ impl LimitArgs {
             max_header_bytes: self.max_header_bytes,
             max_body_bytes: self.max_body_bytes,
             read_timeout: Duration::from_secs_f64(self.read_timeout),
+            write_timeout: Duration::from_secs_f64(self.write_timeout),
             shutdown_timeout: Duration::from_secs_f64(self.shutdown_timeout),
             trusted_proxies: self.trusted_proxies.clone(),
         }
@@ -296,8 +371,8 @@ fn main() -> ExitCode {
             &app,
             &cgi::Overrides::default(),
             None,
-            nph,
-            GuestLimits::default(),
+            (nph, None),
+            (GuestLimits::LOOSE, Grants::default()),
             CacheArgs::default().cache().as_ref(),
         ),
         None => command(Cli::parse().command, nph),
@@ -317,6 +392,7 @@ fn main() -> ExitCode {
                     | Error::Precompiled { .. },
                 ) => exit::NOT_A_COMPONENT,
                 Some(Error::NotAnApp { .. }) => exit::NOT_AN_APP,
+                _ if e.is::<Usage>() => exit::USAGE,
                 _ => exit::HOST,
             }
         }
@@ -327,9 +403,12 @@ fn main() -> ExitCode {
 /// `nph-` name.
 fn command(command: Command, nph_name: bool) -> anyhow::Result<Outcome> {
     match command {
-        Command::Compile { app, output } => {
+        Command::Compile { app, output, fuel } => {
             let output = output.unwrap_or_else(|| app.with_extension("cwasm"));
-            let engine = wasgi::engine()?;
+            let engine = wasgi::engine(&GuestLimits {
+                fuel: fuel.then_some(1),
+                ..GuestLimits::LOOSE
+            })?;
             wasgi::cwasm::compile(&engine, &app, &output, std::io::stderr().is_terminal())?;
             Ok(Outcome::Completed)
         }
@@ -340,6 +419,7 @@ fn command(command: Command, nph_name: bool) -> anyhow::Result<Outcome> {
             headers,
             body,
             nph,
+            framing,
             guest,
             cache,
         } => {
@@ -348,9 +428,16 @@ fn command(command: Command, nph_name: bool) -> anyhow::Result<Outcome> {
                 path,
                 headers,
             };
-            let nph = nph || nph_name;
-            let limits = guest.limits(GuestLimits::default());
-            run(&app, &overrides, body, nph, limits, cache.cache().as_ref())
+            let output = (nph || nph_name, framing);
+            let guest = (guest.limits(GuestLimits::LOOSE), guest.grants());
+            run(
+                &app,
+                &overrides,
+                body,
+                output,
+                guest,
+                cache.cache().as_ref(),
+            )
         }
         Command::Serve {
             app,
@@ -359,7 +446,7 @@ fn command(command: Command, nph_name: bool) -> anyhow::Result<Outcome> {
             guest,
             cache,
         } => {
-            let guest = guest.limits(SERVE_GUEST_LIMITS);
+            let guest = (guest.limits(SERVE_GUEST_LIMITS), guest.grants());
             serve(&app, addr, limits.limits(), guest, cache.cache().as_ref())
                 .map(|()| Outcome::Completed)
         }
@@ -371,8 +458,8 @@ fn run(
     app: &Path,
     overrides: &cgi::Overrides,
     body: Option<PathBuf>,
-    nph: bool,
-    limits: GuestLimits,
+    (nph, framing): (bool, Option<cgi::Framing>),
+    guest: (GuestLimits, Grants),
     cache: Option<&Cache>,
 ) -> anyhow::Result<Outcome> {
     let body = match body {
@@ -380,38 +467,67 @@ fn run(
         Some(p) if p.as_os_str() == "-" => cgi::Body::StdinToEnd,
         Some(p) => cgi::Body::File(File::open(&p).map_err(|cause| Error::Read { path: p, cause })?),
     };
-    let engine = wasgi::engine()?;
-    let application = Application::load(&engine, app, cache)?.with_limits(limits);
+    let application = load(app, guest, cache, wasgi::engine)?;
     let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let (environ, input) = cgi::request(vars, overrides, body)?;
+    let framing = match framing {
+        Some(framing) => framing,
+        None => cgi::Framing::from_variable(std::env::var_os("WASGI_FRAMING").as_deref())
+            .map_err(|e| anyhow::Error::new(Usage(e)))?,
+    };
     let stdout = cgi::stdout()?;
-    let sink: Box<dyn wasgi::Sink> = if nph {
-        let (protocol, method) = (
-            environ.get("SERVER_PROTOCOL"),
-            environ.get("REQUEST_METHOD"),
-        );
-        Box::new(cgi::NphSink::new(
+    let method = environ.get("REQUEST_METHOD").unwrap_or_default();
+    let sink: Box<dyn wasgi::Sink> = match (nph, framing) {
+        (true, _) => Box::new(cgi::NphSink::new(
             stdout,
-            protocol.unwrap_or_default(),
-            method.unwrap_or_default(),
-        ))
-    } else {
-        Box::new(cgi::CgiSink::new(stdout))
+            environ.get("SERVER_PROTOCOL").unwrap_or_default(),
+            method,
+        )),
+        (false, cgi::Framing::Length) => Box::new(cgi::LengthSink::new(stdout, method)),
+        (false, cgi::Framing::Stream) => Box::new(cgi::CgiSink::new(stdout)),
     };
     Ok(application.handle(Request { environ, input }, sink))
 }
+
+/// Loads the application on an engine made for its limits, with its grants.
+fn load(
+    app: &Path,
+    (limits, grants): (GuestLimits, Grants),
+    cache: Option<&Cache>,
+    engine: impl FnOnce(&GuestLimits) -> Result<wasmtime::Engine, Error>,
+) -> anyhow::Result<Application> {
+    let engine = engine(&limits)?;
+    let application = Application::load(&engine, app, cache)?.with_limits(limits);
+    application
+        .with_grants(grants)
+        .map_err(|e| anyhow::Error::new(Usage(e)))
+}
+
+/// A command line that names something unusable (a granted directory that does not
+/// open): exit 2, as clap's own usage errors.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
 
 /// `wasgi serve`: HTTP until SIGINT or SIGTERM.
 fn serve(
     app: &Path,
     addr: SocketAddr,
     limits: Limits,
-    guest: GuestLimits,
+    guest: (GuestLimits, Grants),
     cache: Option<&Cache>,
 ) -> anyhow::Result<()> {
     let max_instances = u32::try_from(limits.max_concurrency).unwrap_or(u32::MAX);
-    let engine = wasgi::pooled_engine(max_instances)?;
-    let application = Application::load(&engine, app, cache)?.with_limits(guest);
+    let application = load(app, guest, cache, |guest| {
+        wasgi::pooled_engine(max_instances, guest)
+    })?;
     let listener =
         std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     listener.set_nonblocking(true)?;

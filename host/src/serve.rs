@@ -23,7 +23,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -62,6 +62,9 @@ pub struct Limits {
     /// How long a request head, or the next piece of a request body, may take to
     /// arrive; beyond this, 408.
     pub read_timeout: Duration,
+    /// How long a client may take no response data (its connection full) before its
+    /// response is aborted, freeing the guest's thread.
+    pub write_timeout: Duration,
     /// How long shutdown waits for requests in flight.
     pub shutdown_timeout: Duration,
     /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed; none by
@@ -78,6 +81,7 @@ impl Default for Limits {
             max_header_bytes: 16 * 1024,
             max_body_bytes: 10 * 1024 * 1024,
             read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(30),
             trusted_proxies: Vec::new(),
         }
@@ -285,12 +289,16 @@ async fn handle(
     };
     let (head_tx, head_rx) = oneshot::channel();
     let (chunk_tx, chunk_rx) = mpsc::channel(2);
+    let aborted = Arc::new(AtomicBool::new(false));
     let sink = HttpSink {
         head: Some(head_tx),
         chunks: Some(chunk_tx),
         slot: Some(slot),
         status: log.status.clone(),
         bytes: log.bytes.clone(),
+        write_timeout: shared.limits.write_timeout,
+        runtime: tokio::runtime::Handle::current(),
+        aborted: aborted.clone(),
     };
     let app_shared = shared.clone();
     tokio::task::spawn_blocking(move || {
@@ -300,7 +308,7 @@ async fn handle(
         log.done(outcome);
     });
     match head_rx.await {
-        Ok(head) => head.into_response(ChunkBody::new(chunk_rx).boxed()),
+        Ok(head) => head.into_response(ChunkBody::new(chunk_rx, aborted).boxed()),
         // The gateway always sends a head before it finishes (its own 500 if need be);
         // none means the request thread died.
         Err(_) => fixed(

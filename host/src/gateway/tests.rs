@@ -334,3 +334,151 @@ fn output_after_the_body_ended_is_refused() {
     ));
     assert_eq!(gw.finish(None), Outcome::Completed);
 }
+
+fn limited(limits: ResponseLimits) -> (Gateway, Recorder) {
+    let rec = Recorder::default();
+    (Gateway::new(Box::new(rec.clone())).with_limits(limits), rec)
+}
+
+#[test]
+fn headers_past_the_count_cap_are_refused_and_the_response_is_a_500() {
+    let (mut gw, rec) = limited(ResponseLimits {
+        max_headers: 2,
+        ..ResponseLimits::DEFAULT
+    });
+    let three: Vec<Header> = (0..3).map(|i| (format!("X-{i}"), b"v".to_vec())).collect();
+    let refused = gw.start_response(b"200 OK".to_vec(), three.clone(), None);
+    assert_eq!(
+        refused,
+        Err(Violation::InvalidHeader(
+            "limit: 3 headers, past --max-response-headers of 2".into()
+        ))
+    );
+    assert_eq!(
+        gw.finish(Some(Failure::Rule(refused.expect_err("refused")))),
+        Outcome::Failed
+    );
+    assert_eq!(
+        rec.take()[0],
+        "headers 500 Internal Server Error [Content-Type=text/plain]"
+    );
+    let (mut gw, _) = limited(ResponseLimits {
+        max_headers: 3,
+        ..ResponseLimits::DEFAULT
+    });
+    gw.start_response(b"200 OK".to_vec(), three, None)
+        .expect("three fit");
+}
+
+#[test]
+fn status_and_headers_past_the_byte_cap_are_refused() {
+    let limits = ResponseLimits {
+        max_header_bytes: 20,
+        ..ResponseLimits::DEFAULT
+    };
+    // "200 OK" (6) + "X-A" + ": " + 9 bytes = 20: fits exactly.
+    let (mut gw, _) = limited(limits);
+    gw.start_response(
+        b"200 OK".to_vec(),
+        vec![("X-A".into(), b"123456789".to_vec())],
+        None,
+    )
+    .expect("20 bytes fit");
+    let (mut gw, _) = limited(limits);
+    assert_eq!(
+        gw.start_response(b"200 OK".to_vec(), vec![("X-A".into(), b"1234567890".to_vec())], None),
+        Err(Violation::InvalidHeader(
+            "limit: the status line and headers take 21 bytes, past --max-response-header-bytes of 20".into()
+        ))
+    );
+    let (mut gw, _) = limited(limits);
+    let status = [b"200 ".as_slice(), &[b'x'; 17]].concat();
+    assert_eq!(
+        gw.start_response(status, Vec::new(), None),
+        Err(Violation::InvalidStatus(
+            "limit: the status line is 21 bytes, past --max-response-header-bytes of 20".into()
+        ))
+    );
+}
+
+#[test]
+fn output_past_its_cap_is_a_500_before_the_headers_and_an_abort_after() {
+    let limits = ResponseLimits {
+        max_output: Some(4),
+        ..ResponseLimits::DEFAULT
+    };
+    let over =
+        Violation::OutputClosed("limit: the response passed its --max-output of 4 bytes".into());
+    let (mut gw, rec) = limited(limits);
+    gw.start_response(b"200 OK".to_vec(), ct(), None)
+        .expect("ok");
+    assert_eq!(gw.write(b"12345"), Err(over.clone()));
+    assert_eq!(gw.finish(None), Outcome::Failed);
+    let sent = rec.take();
+    assert_eq!(
+        sent[0],
+        "headers 500 Internal Server Error [Content-Type=text/plain]"
+    );
+    assert_eq!(sent.last().map(String::as_str), Some("finish"));
+
+    let (mut gw, rec) = limited(limits);
+    gw.start_response(b"200 OK".to_vec(), ct(), None)
+        .expect("ok");
+    gw.write(b"1234").expect("at the cap");
+    assert_eq!(gw.write(b"5"), Err(over));
+    assert!(gw.write(b"6").is_err(), "nothing more is taken");
+    assert_eq!(gw.finish(None), Outcome::Aborted);
+    assert_eq!(
+        rec.take(),
+        [
+            "headers 200 OK [Content-Type=text/plain]",
+            "chunk 1234",
+            "abort"
+        ]
+    );
+}
+
+#[test]
+fn finish_without_a_failure_still_ends_the_body_by_the_rules() {
+    // Found by fuzz/gateway: once sealed, `finish(None)` skipped the end-of-body
+    // checks and called a response Completed with no headers, with its stored headers
+    // never sent, or with a body short of its Content-Length.
+    let (mut gw, rec) = gateway();
+    gw.seal();
+    assert_eq!(gw.finish(None), Outcome::Failed);
+    assert_eq!(
+        rec.take()[0],
+        "headers 500 Internal Server Error [Content-Type=text/plain]"
+    );
+
+    let (mut gw, rec) = gateway();
+    gw.start_response(b"204 No Content".to_vec(), vec![], None)
+        .expect("ok");
+    gw.seal();
+    assert_eq!(gw.finish(None), Outcome::Completed);
+    assert_eq!(rec.take(), ["headers 204 No Content []", "finish"]);
+
+    let (mut gw, rec) = gateway();
+    let length = vec![("Content-Length".to_owned(), b"5".to_vec())];
+    gw.start_response(b"200 OK".to_vec(), length, None)
+        .expect("ok");
+    gw.write(b"ab").expect("ab");
+    gw.seal();
+    assert_eq!(gw.finish(None), Outcome::Aborted);
+    assert_eq!(
+        rec.take(),
+        ["headers 200 OK [Content-Length=5]", "chunk ab", "abort"]
+    );
+}
+
+#[test]
+fn guest_text_in_the_log_draws_on_the_log_budget() {
+    let budget = LogBudget::new(10);
+    assert_eq!(budget.clip("12345"), "12345");
+    assert_eq!(budget.clip("6789é"), "6789... (2 bytes dropped)");
+    assert_eq!(budget.clip("more"), "... (4 bytes dropped)");
+    assert_eq!(budget.take(3), 0);
+    let shared = LogBudget::new(4);
+    assert_eq!(shared.clone().take(3), 3);
+    assert_eq!(shared.take(3), 1, "clones share one budget");
+}

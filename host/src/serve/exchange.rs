@@ -5,7 +5,7 @@
 use std::io::{self, Read};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Response, StatusCode};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 use super::ResponseBody;
@@ -131,6 +132,17 @@ pub(super) struct HttpSink {
     pub(super) slot: Option<OwnedSemaphorePermit>,
     pub(super) status: Arc<AtomicU16>,
     pub(super) bytes: Arc<AtomicU64>,
+    /// How long a chunk may wait for a client that takes no data.
+    pub(super) write_timeout: Duration,
+    /// The server's runtime, to wait on it from the guest's thread.
+    pub(super) runtime: tokio::runtime::Handle,
+    /// Set on abort, so that the body ends in an error even when the abort itself
+    /// could not be queued (the client stopped reading).
+    pub(super) aborted: Arc<AtomicBool>,
+}
+
+fn aborted() -> io::Error {
+    io::Error::other("the response was aborted")
 }
 
 fn gone() -> io::Error {
@@ -162,11 +174,26 @@ impl Sink for HttpSink {
     }
 
     fn send_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
-        self.chunks
-            .as_ref()
-            .ok_or_else(gone)?
-            .blocking_send(Ok(Frame::data(Bytes::copy_from_slice(chunk))))
-            .map_err(|_| gone())?;
+        let chunks = self.chunks.as_ref().ok_or_else(gone)?;
+        let frame = Ok(Frame::data(Bytes::copy_from_slice(chunk)));
+        match chunks.try_send(frame) {
+            Ok(()) => {}
+            Err(TrySendError::Closed(_)) => return Err(gone()),
+            Err(TrySendError::Full(frame)) => {
+                let timeout = self.write_timeout;
+                self.runtime
+                    .block_on(tokio::time::timeout(timeout, chunks.send(frame)))
+                    .map_err(|_| {
+                        io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!(
+                                "the client took no response data for {timeout:?} (--write-timeout)"
+                            ),
+                        )
+                    })?
+                    .map_err(|_| gone())?;
+            }
+        }
         self.bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         Ok(())
     }
@@ -181,8 +208,11 @@ impl Sink for HttpSink {
     fn abort(&mut self) {
         // An error frame makes hyper cut the connection: the client sees a body that
         // ends early (no final chunk, or fewer bytes than Content-Length).
+        // If the client stopped reading, the error cannot be queued: the flag makes
+        // the body end in one anyway once the client has drained what is queued.
+        self.aborted.store(true, Ordering::Relaxed);
         if let Some(chunks) = self.chunks.take() {
-            let _ = chunks.blocking_send(Err(io::Error::other("the response was aborted")));
+            let _ = chunks.try_send(Err(aborted()));
         }
     }
 }
@@ -195,14 +225,20 @@ pub(super) struct ChunkBody {
     /// An abort held back for one turn, so that hyper first flushes the data it
     /// already has: the client must receive every chunk sent before the abort.
     abort: Option<io::Error>,
+    /// The sink's abort flag (see [`HttpSink::aborted`]).
+    aborted: Arc<AtomicBool>,
 }
 
 impl ChunkBody {
-    pub(super) fn new(rx: mpsc::Receiver<io::Result<Frame<Bytes>>>) -> Self {
+    pub(super) fn new(
+        rx: mpsc::Receiver<io::Result<Frame<Bytes>>>,
+        aborted: Arc<AtomicBool>,
+    ) -> Self {
         Self {
             rx,
             unflushed: false,
             abort: None,
+            aborted,
         }
     }
 }
@@ -218,7 +254,13 @@ impl hyper::body::Body for ChunkBody {
         if let Some(abort) = self.abort.take() {
             return Poll::Ready(Some(Err(abort)));
         }
-        match self.rx.poll_recv(cx) {
+        let polled = match self.rx.poll_recv(cx) {
+            Poll::Ready(None) if self.aborted.load(Ordering::Relaxed) => {
+                Poll::Ready(Some(Err(aborted())))
+            }
+            polled => polled,
+        };
+        match polled {
             Poll::Ready(Some(Err(abort))) if self.unflushed => {
                 // hyper flushes when the body is pending; come back at once after.
                 self.unflushed = false;

@@ -1,0 +1,20 @@
+//! Breaks a rule on purpose: a status line holding CR LF and a header after it
+//! (response splitting through the status), on every path but `/ok` (which answers
+//! `ok\n`). The gateway refuses it (invalid-status), the app propagates the refusal, and
+//! the client gets the generic 500.
+
+use wasgi_guest::{Environ, Result, StartResponse};
+
+fn app(environ: Environ, start_response: StartResponse) -> Result<[&'static str; 1]> {
+    if environ.path() == b"/ok" {
+        start_response.call("200 OK", [("Content-Type", "text/plain")])?;
+        return Ok(["ok\n"]);
+    }
+    start_response.call(
+        "200 OK\r\nSet-Cookie: session=stolen",
+        [("Content-Type", "text/plain")],
+    )?;
+    Ok(["unreachable\n"])
+}
+
+wasgi_guest::export!(app);
