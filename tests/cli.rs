@@ -731,6 +731,7 @@ fn every_rust_guest_has_a_test() {
         "tests/hostile.rs",
         "tests/lossless.rs",
         "tests/sandbox.rs",
+        "tests/reuse.rs",
     ];
     let tests: String = files
         .iter()

@@ -85,6 +85,10 @@ Exit status:
         /// abort to the client as a short body. Default: $WASGI_FRAMING, else stream.
         #[arg(long, value_name = "stream|length", value_parser = |s: &str| cgi::Framing::from_variable(Some(s.as_ref())))]
         framing: Option<cgi::Framing>,
+        /// Refused with a note: `wasgi run` handles one request, so it has no instance
+        /// to reuse (the flag is `wasgi serve`'s).
+        #[arg(long, hide = true)]
+        reuse: bool,
         #[command(flatten)]
         guest: GuestArgs,
         #[command(flatten)]
@@ -120,7 +124,8 @@ Exit status:
         #[arg(long)]
         fuel: bool,
     },
-    /// Serve the application over HTTP/1.1: a fresh instance per request.
+    /// Serve the application over HTTP/1.1: a fresh instance per request (or, with
+    /// --reuse, one a clean earlier request left).
     #[command(after_help = "\
 Once listening it prints `listening on http://ADDR` on stderr. SIGINT or SIGTERM stop
 it gracefully: no new connections, requests in flight finish (up to
@@ -135,6 +140,15 @@ sets the verbosity (for example RUST_LOG=wasgi=debug).")]
         addr: SocketAddr,
         #[command(flatten)]
         limits: LimitArgs,
+        /// Reuse instances between requests: after a request that ran cleanly its
+        /// instance serves a later one, saving a heavy guest (Python, JavaScript) the
+        /// milliseconds of a new instance. What it gives up: the guest's globals and
+        /// heap survive between requests (what one request leaves there, the next
+        /// sees), and memory a guest leaks adds up until --max-memory stops it. A
+        /// request that traps, fails or hits a limit drops its instance. Each request
+        /// still gets its own environ, input, response and limits.
+        #[arg(long)]
+        reuse: bool,
         #[command(flatten)]
         guest: GuestArgs,
         #[command(flatten)]
@@ -420,9 +434,15 @@ fn command(command: Command, nph_name: bool) -> anyhow::Result<Outcome> {
             body,
             nph,
             framing,
+            reuse,
             guest,
             cache,
         } => {
+            if reuse {
+                return Err(anyhow::Error::new(Usage(
+                    "--reuse is a `wasgi serve` flag: `wasgi run` handles one request, so it has no instance to reuse".to_owned(),
+                )));
+            }
             let overrides = cgi::Overrides {
                 method,
                 path,
@@ -443,11 +463,13 @@ fn command(command: Command, nph_name: bool) -> anyhow::Result<Outcome> {
             app,
             addr,
             limits,
+            reuse,
             guest,
             cache,
         } => {
             let guest = (guest.limits(SERVE_GUEST_LIMITS), guest.grants());
-            serve(&app, addr, limits.limits(), guest, cache.cache().as_ref())
+            let limits = limits.limits();
+            serve(&app, addr, (limits, reuse), guest, cache.cache().as_ref())
                 .map(|()| Outcome::Completed)
         }
     }
@@ -516,18 +538,23 @@ impl std::fmt::Display for Usage {
 
 impl std::error::Error for Usage {}
 
-/// `wasgi serve`: HTTP until SIGINT or SIGTERM.
+/// `wasgi serve`: HTTP until SIGINT or SIGTERM; with `reuse`, instances left by clean
+/// requests serve later ones.
 fn serve(
     app: &Path,
     addr: SocketAddr,
-    limits: Limits,
+    (limits, reuse): (Limits, bool),
     guest: (GuestLimits, Grants),
     cache: Option<&Cache>,
 ) -> anyhow::Result<()> {
     let max_instances = u32::try_from(limits.max_concurrency).unwrap_or(u32::MAX);
-    let application = load(app, guest, cache, |guest| {
+    let mut application = load(app, guest, cache, |guest| {
         wasgi::pooled_engine(max_instances, guest)
     })?;
+    if reuse {
+        // At most one spare per slot: no more can be busy at once.
+        application = application.with_reuse(limits.max_concurrency);
+    }
     let listener =
         std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     listener.set_nonblocking(true)?;
