@@ -144,6 +144,30 @@ fn a_cwasm_from_another_wasgi_is_refused() {
 }
 
 #[test]
+fn a_fuel_budget_needs_a_cwasm_compiled_with_fuel_metering() {
+    let dir = scratch("fuel");
+    let plain = compiled("hello", &dir);
+    let refused = run(&plain, &["--fuel", "1000000000"]);
+    assert_one_line_error(
+        &refused,
+        NOT_A_COMPONENT,
+        "it was compiled for other engine settings",
+    );
+    let metered = dir.join("metered.cwasm");
+    let done = output(
+        wasgi()
+            .arg("compile")
+            .arg(guest("hello"))
+            .args(["--fuel", "-o"])
+            .arg(&metered),
+    );
+    assert_eq!(code(&done), COMPLETED, "{}", stderr(&done));
+    let out = run(&metered, &["--fuel", "1000000000"]);
+    assert_eq!(body(&out.stdout), b"Hello, World!\n", "{}", stderr(&out));
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
 fn a_wasm_named_cwasm_runs_as_the_component_it_is() {
     let dir = scratch("renamed");
     let renamed = dir.join("hello.cwasm");
