@@ -162,9 +162,10 @@ fn concurrent_reused_requests_each_get_their_own_instance() {
     }
     for (mut stream, _) in held {
         stream.write_all(b"x").expect("send the body");
-        read_until(&mut stream, b"done\n");
+        // The last chunk: the response has ended, so the instance is a spare again.
+        read_until(&mut stream, b"done\n\r\n0\r\n\r\n");
     }
-    // Now each instance is a spare, served one request.
+    // Now each instance is a spare, having served one request.
     assert_eq!(count(&get(&server, "/")), 2);
 }
 
