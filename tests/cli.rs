@@ -612,16 +612,6 @@ fn run_file(bytes: &[u8], name: &str) -> std::process::Output {
     out
 }
 
-fn assert_one_line_error(out: &std::process::Output, code_want: i32, says: &str) {
-    let log = stderr(out);
-    assert_eq!(code(out), code_want, "{log}");
-    assert!(out.stdout.is_empty(), "nothing on stdout");
-    assert_eq!(log.lines().count(), 1, "one line: {log}");
-    assert!(log.starts_with("wasgi: error: "), "{log}");
-    assert!(log.contains(says), "{log}");
-    assert!(!log.contains("panicked"), "{log}");
-}
-
 #[test]
 fn a_missing_file_is_a_clear_error() {
     let out = output(
@@ -741,6 +731,7 @@ fn every_rust_guest_has_a_test() {
         "tests/hostile.rs",
         "tests/lossless.rs",
         "tests/sandbox.rs",
+        "tests/reuse.rs",
     ];
     let tests: String = files
         .iter()

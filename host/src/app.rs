@@ -2,21 +2,24 @@
 //!
 //! [`Application::load`] checks a file once (is it a component? does it implement the
 //! wasgi world?) and prepares it for instantiation. [`Application::handle`] is
-//! wsgiref's `BaseHandler.run` for components: a fresh instance, call, pull the body
-//! chunk by chunk into the [`Gateway`], close the body, finish or fail. Front ends
-//! call `handle` with a [`Sink`]; every rule lives in the gateway core.
+//! wsgiref's `BaseHandler.run` for components: a fresh instance (or, opted into with
+//! [`Application::with_reuse`], an instance a clean earlier request left), call, pull
+//! the body chunk by chunk into the [`Gateway`], close the body, finish or fail. Front
+//! ends call `handle` with a [`Sink`]; every rule lives in the gateway core.
 
-use std::io::Read as _;
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::cache::Cache;
+use crate::compile::{self, Kind};
+use crate::cwasm;
 use crate::environ::Environ;
 use crate::error::{Error, one_line};
-use crate::gateway::{Failure, Gateway, Header, Outcome, Sink, Violation};
+use crate::gateway::{ClientFault, Failure, Gateway, Header, Outcome, Sink, Violation};
 use crate::grants::Grants;
 use crate::input::Input;
 use crate::limits::{self, DeadlinePoll, GuestLimits, LogBudget, LogStream, MemoryLimiter};
@@ -73,7 +76,12 @@ pub fn pooled_engine(max_concurrency: u32, limits: &GuestLimits) -> Result<Engin
         // memset rather than madvise: madvise changes page tables, and every change
         // is a TLB shootdown across cores (the top cost of a small request, by perf).
         .linear_memory_keep_resident(LINEAR_MEMORY_KEEP_RESIDENT)
-        .table_keep_resident(TABLE_KEEP_RESIDENT);
+        .table_keep_resident(TABLE_KEEP_RESIDENT)
+        // With PAGEMAP_SCAN (Linux 6.7+) the reset finds the pages the guest actually
+        // dirtied, wherever they are (a Rust guest's stack sits at 1 MiB, far past the
+        // first pages), and memsets only those: no page faults, no madvise, no TLB
+        // shootdowns. Halves the cost of a small request; older kernels fall back.
+        .pagemap_scan(wasmtime::Enabled::Auto);
     let mut config = wasmtime::Config::new();
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     build_engine(config, limits)
@@ -93,30 +101,20 @@ pub struct Application {
     pre: bindings::AppPre<RequestState>,
     limits: GuestLimits,
     grants: Grants,
+    /// Instances kept for the next request (see [`Application::with_reuse`]); `None`,
+    /// a fresh instance for every request.
+    reuse: Option<Spares>,
 }
 
 impl Application {
     /// Reads, checks and compiles the component at `path`, through `cache` when
-    /// given. Every refusal says which file and what is wrong with it.
+    /// given; or loads the `.cwasm` at `path` that `wasgi compile` wrote, after
+    /// checking it. Every refusal says which file and what is wrong with it.
     pub fn load(engine: &Engine, path: &Path, cache: Option<&Cache>) -> Result<Self, Error> {
-        let read_error = |cause| Error::Read {
-            path: path.to_owned(),
-            cause,
-        };
-        let mut header = Vec::with_capacity(8);
-        std::fs::File::open(path)
-            .and_then(|file| file.take(8).read_to_end(&mut header))
-            .map_err(read_error)?;
-        check_header(path, &header)?;
-        let component = match cache {
-            Some(cache) => cache.component(engine, path)?,
-            None => {
-                let bytes = std::fs::read(path).map_err(read_error)?;
-                Component::from_binary(engine, &bytes).map_err(|e| Error::Invalid {
-                    path: path.to_owned(),
-                    reason: one_line(&e),
-                })?
-            }
+        let component = match (compile::kind(path)?, cache) {
+            (Kind::Precompiled, _) => cwasm::load(engine, path)?,
+            (Kind::Component, Some(cache)) => cache.component(engine, path)?,
+            (Kind::Component, None) => compile::component(engine, path)?,
         };
         Self::new(engine, path, &component)
     }
@@ -160,6 +158,7 @@ impl Application {
             pre,
             limits: GuestLimits::LOOSE,
             grants: Grants::default(),
+            reuse: None,
         })
     }
 
@@ -178,9 +177,30 @@ impl Application {
         Ok(self)
     }
 
-    /// Runs one request on a fresh instance and reports how the response ended. Never
-    /// fails: whatever the guest does becomes a response (a 500, an aborted body) and a
-    /// log line.
+    /// The same application, reusing instances: a request that ran cleanly (no trap,
+    /// no error, no limit hit) leaves its instance for a later request, up to
+    /// `max_spare` kept at once; concurrent requests never share one. Instantiating
+    /// costs a heavy guest (Python, JavaScript) milliseconds where calling it again
+    /// costs a fraction of one.
+    ///
+    /// What it gives up: isolation between requests. The guest's globals and heap
+    /// survive from one request to the next, so whatever it keeps (a cache, a
+    /// counter, a secret from an earlier request) later requests see, and memory it
+    /// leaks adds up until `--max-memory` stops it (the instance is then dropped).
+    /// What stays per request: the environ, the input, the response (status,
+    /// headers, body), the time, fuel and log budgets. A trap, an error or a limit
+    /// hit drops the instance; the next request gets a fresh one.
+    pub fn with_reuse(mut self, max_spare: usize) -> Self {
+        self.reuse = Some(Spares {
+            instances: Mutex::new(Vec::new()),
+            max: max_spare,
+        });
+        self
+    }
+
+    /// Runs one request on a fresh (or, with reuse, a spare) instance and reports how
+    /// the response ended. Never fails: whatever the guest does becomes a response (a
+    /// 500, an aborted body) and a log line.
     pub fn handle(&self, request: Request, sink: Box<dyn Sink>) -> Outcome {
         let Request { environ, input } = request;
         let head = environ.get("REQUEST_METHOD") == Some(b"HEAD");
@@ -192,51 +212,77 @@ impl Application {
             input_terminated: environ.input_terminated,
             variables: environ.into_variables(),
         };
-        let log = LogBudget::new(self.limits.max_log);
-        let gateway = Gateway::new(sink)
+        let spare = self.reuse.as_ref().and_then(Spares::take);
+        let mut instance = match spare.map_or_else(|| self.new_instance(), Ok) {
+            Ok(instance) => instance,
+            Err(e) => {
+                let log = LogBudget::new(self.limits.max_log);
+                return self.gateway(sink, head, log).fail_with(Failure::Trap(e));
+            }
+        };
+        let gateway = self.gateway(sink, head, instance.store.data().log.clone());
+        let failure = match begin(&mut instance.store, &self.limits, gateway, input) {
+            Ok(()) => self.run(&mut instance, &wit_environ).err(),
+            Err(failure) => Some(failure),
+        };
+        let (mut gateway, fault) = end(&mut instance.store);
+        if let Some(fault) = fault {
+            gateway.blame_client(fault);
+        }
+        // A spare goes back before the response ends, so the client's next request
+        // finds it; any other instance is dropped after, off the response's path.
+        let dropped = match &self.reuse {
+            Some(spares) if failure.is_none() && !instance.store.data().memory.refused() => {
+                spares.put(instance);
+                None
+            }
+            _ => Some(instance),
+        };
+        let outcome = gateway.finish(failure);
+        drop(dropped);
+        outcome
+    }
+
+    /// The gateway of one response.
+    fn gateway(&self, sink: Box<dyn Sink>, head: bool, log: LogBudget) -> Gateway {
+        Gateway::new(sink)
             .with_head_request(head)
             .with_limits(self.limits.response)
-            .with_log_budget(log.clone());
+            .with_log_budget(log)
+    }
+
+    /// A new store, not yet instantiated (that happens in [`Self::run`], within the
+    /// request's limits).
+    fn new_instance(&self) -> Result<Instance, String> {
+        let log = LogBudget::new(self.limits.max_log);
         let (stdout, stderr) = LogStream::pair(&log);
-        let wasi = match self.grants.wasi(stdout, stderr) {
-            Ok(wasi) => wasi,
-            Err(e) => return gateway.fail_with(Failure::Trap(e)),
-        };
+        let wasi = self.grants.wasi(stdout, stderr)?;
         let mut table = ResourceTable::new();
         table.set_max_capacity(self.limits.max_resources);
         let state = RequestState {
             wasi,
             table,
-            gateway,
-            input,
+            gateway: Gateway::new(Box::new(NoRequest)),
+            input: Input::empty(),
             memory: MemoryLimiter::new(self.limits.max_memory),
-            deadline: self
-                .limits
-                .timeout
-                .map(|timeout| tokio::time::Instant::now() + timeout),
+            log,
+            deadline: None,
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.memory);
-        store.set_epoch_deadline(self.limits.deadline_ticks());
-        if let Some(fuel) = self.limits.fuel
-            && let Err(e) = store.set_fuel(fuel)
-        {
-            return store
-                .into_data()
-                .gateway
-                .fail_with(Failure::Trap(one_line(&e)));
-        }
-        let failure = self.run(&mut store, &wit_environ).err();
-        let state = store.data_mut();
-        if let Some(fault) = state.input.fault() {
-            state.gateway.blame_client(fault);
-        }
-        state.gateway.finish(failure)
+        Ok(Instance { store, app: None })
     }
 
-    /// Instantiate, call, drain, close. `Err` is the failure that ends the response.
-    fn run(&self, store: &mut Store<RequestState>, environ: &WitEnviron) -> Result<(), Failure> {
-        let app = self.pre.instantiate(&mut *store).map_err(trapped)?;
+    /// Instantiate (unless the instance is a spare), call, drain, close. `Err` is the
+    /// failure that ends the response.
+    fn run(&self, instance: &mut Instance, environ: &WitEnviron) -> Result<(), Failure> {
+        let store = &mut instance.store;
+        let app = match &instance.app {
+            Some(app) => app,
+            None => instance
+                .app
+                .insert(self.pre.instantiate(&mut *store).map_err(trapped)?),
+        };
         let api = app.wasgi_gateway_application();
         let body = api
             .call_call(&mut *store, environ)
@@ -251,6 +297,98 @@ impl Application {
         let closed = body.resource_drop(&mut *store).map_err(trapped);
         drained.and(closed)
     }
+}
+
+/// Hands `store` one request: its gateway and input, and its own budgets of time,
+/// fuel, memory and log. Everything a request owns is set here, in one place, so a
+/// spare instance starts each request as a fresh one would, but for the guest's own
+/// state.
+fn begin(
+    store: &mut Store<RequestState>,
+    limits: &GuestLimits,
+    gateway: Gateway,
+    input: Input,
+) -> Result<(), Failure> {
+    let state = store.data_mut();
+    state.gateway = gateway;
+    state.input = input;
+    state.log.refill();
+    state.memory = MemoryLimiter::new(limits.max_memory);
+    state.deadline = limits
+        .timeout
+        .map(|timeout| tokio::time::Instant::now() + timeout);
+    store.set_epoch_deadline(limits.deadline_ticks());
+    if let Some(fuel) = limits.fuel {
+        store
+            .set_fuel(fuel)
+            .map_err(|e| Failure::Trap(one_line(&e)))?;
+    }
+    Ok(())
+}
+
+/// Takes the request back from `store`: its gateway, to finish the response, and the
+/// client's fault if its input failed because of the client. The input goes with it
+/// (a request body's channel closes now, not when a spare is next used).
+fn end(store: &mut Store<RequestState>) -> (Gateway, Option<ClientFault>) {
+    let state = store.data_mut();
+    let fault = std::mem::replace(&mut state.input, Input::empty()).fault();
+    let gateway = std::mem::replace(&mut state.gateway, Gateway::new(Box::new(NoRequest)));
+    (gateway, fault)
+}
+
+/// A store and, once instantiated, the application in it.
+struct Instance {
+    store: Store<RequestState>,
+    app: Option<bindings::App>,
+}
+
+/// Spare instances, most recently used last.
+struct Spares {
+    instances: Mutex<Vec<Instance>>,
+    max: usize,
+}
+
+impl Spares {
+    /// The most recently used spare, if any.
+    fn take(&self) -> Option<Instance> {
+        self.lock().pop()
+    }
+
+    /// Keeps `instance` for a later request, unless enough are kept already.
+    fn put(&self, instance: Instance) {
+        let mut instances = self.lock();
+        if instances.len() < self.max {
+            instances.push(instance);
+        }
+    }
+
+    /// The list; a panic elsewhere while holding it cannot leave it inconsistent
+    /// (push and pop do not panic), so poisoning is ignored.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Instance>> {
+        self.instances
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The sink of an instance between requests. Nothing runs then, so nothing is sent;
+/// were anything tried, it would fail.
+struct NoRequest;
+
+impl Sink for NoRequest {
+    fn send_headers(&mut self, _: &[u8], _: &[Header]) -> std::io::Result<()> {
+        Err(std::io::Error::other("no request is in progress"))
+    }
+
+    fn send_chunk(&mut self, _: &[u8]) -> std::io::Result<()> {
+        Err(std::io::Error::other("no request is in progress"))
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        Err(std::io::Error::other("no request is in progress"))
+    }
+
+    fn abort(&mut self) {}
 }
 
 /// Pull chunks into the gateway until the body ends or fails.
@@ -306,14 +444,18 @@ fn trapped(e: wasmtime::Error) -> Failure {
     Failure::Trap(cause)
 }
 
-/// Everything one instance owns: its WASI context (no files, no environment, no
-/// sockets; stdout and stderr go to the host's log) and the response it is making.
+/// Everything one instance owns: its WASI context (nothing beyond the grants; stdout
+/// and stderr go to the host's log) and the request it is serving (set by [`begin`],
+/// taken back by [`end`]).
 struct RequestState {
     wasi: WasiCtx,
     table: ResourceTable,
     gateway: Gateway,
     input: Input,
     memory: MemoryLimiter,
+    /// The log budget that the guest's stdout and stderr and the gateway draw on,
+    /// refilled for each request.
+    log: LogBudget,
     /// When the request's time is up (for waits in host calls; wasm code is stopped
     /// by the epoch deadline).
     deadline: Option<tokio::time::Instant>,
@@ -363,22 +505,4 @@ impl From<Violation> for GatewayError {
             Violation::InputFailed(m) => Self::InputFailed(m),
         }
     }
-}
-
-/// Tells a component from a core module or a file that is not wasm, before the
-/// validator gives a less helpful message.
-fn check_header(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    const MAGIC: &[u8] = b"\0asm";
-    const CORE_VERSION: &[u8] = &[1, 0, 0, 0];
-    if !bytes.starts_with(MAGIC) {
-        return Err(Error::NotWasm {
-            path: path.to_owned(),
-        });
-    }
-    if bytes.get(4..8) == Some(CORE_VERSION) {
-        return Err(Error::CoreModule {
-            path: path.to_owned(),
-        });
-    }
-    Ok(())
 }

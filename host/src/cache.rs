@@ -15,7 +15,6 @@
 //! run their code, exactly as with wasmtime's own cache.
 
 use std::fs;
-use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -23,18 +22,31 @@ use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use crate::compile;
 use crate::error::{Error, one_line};
 
 /// Where compiled components are kept.
 #[derive(Clone, Debug)]
 pub struct Cache {
     dir: PathBuf,
+    notice: bool,
 }
 
 impl Cache {
     /// A cache in `dir` (created on first use).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            notice: false,
+        }
+    }
+
+    /// The same cache, saying on stderr when it compiles (a miss) and how long that
+    /// took, when `notice` is true: the binary turns this on when stderr is a
+    /// terminal, where a silent first compile of seconds would look like a hang.
+    pub fn with_notice(mut self, notice: bool) -> Self {
+        self.notice = notice;
+        self
     }
 
     /// The default location: `$WASGI_CACHE_DIR`, else `$XDG_CACHE_HOME/wasgi`, else
@@ -61,17 +73,9 @@ impl Cache {
             return Ok(component);
         }
         let wasm = fs::read(path).map_err(read_error)?;
-        let invalid = |e: wasmtime::Error| Error::Invalid {
-            path: path.to_owned(),
-            reason: one_line(&e),
-        };
-        let started = std::time::Instant::now();
-        let compiled = engine.precompile_component(&wasm).map_err(invalid)?;
-        tracing::debug!(
-            "compiled the component in {:.3}s; caching it as {}",
-            started.elapsed().as_secs_f64(),
-            entry.display()
-        );
+        let notice = self.notice.then_some(" (first run; cached for next time)");
+        let compiled = compile::precompile(engine, path, &wasm, notice)?;
+        tracing::debug!("caching the compiled component as {}", entry.display());
         match self.store(&entry, &compiled) {
             // Map the stored file, as the next run will.
             Ok(()) => deserialize_file(engine, &entry),
@@ -80,21 +84,21 @@ impl Cache {
                     "failed to write the compile cache entry {}: {e}; the next run compiles again",
                     entry.display()
                 );
-                deserialize(engine, &compiled)
+                compile::deserialize_fresh(engine, &compiled)
             }
         }
-        .map_err(invalid)
+        .map_err(|e| Error::Invalid {
+            path: path.to_owned(),
+            reason: one_line(&e),
+        })
     }
 
     /// The entry for the component in `path`: its content, the wasgi version and the
     /// engine's settings, hashed.
     fn entry_path(&self, engine: &Engine, path: &Path) -> std::io::Result<PathBuf> {
-        let mut settings = std::collections::hash_map::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut settings);
         let mut key = blake3::Hasher::new();
-        key.update(b"wasgi compile cache v1\0");
-        key.update(env!("CARGO_PKG_VERSION").as_bytes());
-        key.update(&settings.finish().to_le_bytes());
+        key.update(b"wasgi compile cache v2\0");
+        key.update(compile::fingerprint(engine).as_bytes());
         // Streamed, not mapped: the component is the user's file, which something may
         // rewrite in place while we read it, and a mapping would then crash the host.
         key.update_reader(fs::File::open(path)?)?;
@@ -107,8 +111,11 @@ impl Cache {
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)?;
-        write_atomically(entry, compiled)?;
-        write_atomically(&sum_path(entry), blake3::hash(compiled).to_hex().as_bytes())
+        write_atomically(entry, &[compiled])?;
+        write_atomically(
+            &sum_path(entry),
+            &[blake3::hash(compiled).to_hex().as_bytes()],
+        )
     }
 }
 
@@ -117,11 +124,17 @@ fn sum_path(entry: &Path) -> PathBuf {
     entry.with_extension("sum")
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it into place.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `parts`, one after the other, to a temporary file beside `path`, then
+/// renames it into place: a reader sees the old file or the whole new one.
+pub(crate) fn write_atomically(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let written = fs::File::create(&tmp)
-        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+        .and_then(|mut file| {
+            parts
+                .iter()
+                .try_for_each(|part| file.write_all(part))
+                .and_then(|()| file.sync_all())
+        })
         .and_then(|()| fs::rename(&tmp, path));
     if written.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -163,14 +176,6 @@ fn load(engine: &Engine, entry: &Path) -> Option<Component> {
             None
         }
     }
-}
-
-/// Loads compiled bytes that this process just produced.
-#[allow(unsafe_code)]
-fn deserialize(engine: &Engine, compiled: &[u8]) -> wasmtime::Result<Component> {
-    // SAFETY: `compiled` is the output of `precompile_component` in this very process,
-    // with this engine.
-    unsafe { Component::deserialize(engine, compiled) }
 }
 
 /// Maps a cache entry whose digest matched, or that this process just wrote.

@@ -51,6 +51,23 @@ pub enum Error {
         /// Which import or export is missing or wrong.
         reason: String,
     },
+    /// A precompiled file that this wasgi will not load: truncated, corrupt, or
+    /// written by another wasgi or wasmtime or for other engine settings.
+    #[error("{path:?} cannot be loaded: {reason}; recompile it with `wasgi compile`")]
+    Precompiled {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An output file could not be written.
+    #[error("cannot write {path:?}: {cause}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why (part of the message, so not repeated as a source).
+        cause: std::io::Error,
+    },
     /// The wasm engine could not be set up (a host problem, not the app's).
     #[error("failed to set up the wasm engine: {0}")]
     Engine(String),

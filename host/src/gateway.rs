@@ -208,6 +208,13 @@ impl LogBudget {
         }))
     }
 
+    /// Refills the budget to its `max` bytes, for the next request of a reused
+    /// instance.
+    pub fn refill(&self) {
+        self.0.left.store(self.0.max, Ordering::Relaxed);
+        self.0.dropped.store(false, Ordering::Relaxed);
+    }
+
     /// Takes up to `len` bytes from the budget and returns how many may be logged;
     /// the first shortfall is logged.
     pub fn take(&self, len: usize) -> usize {

@@ -11,6 +11,7 @@
 //! - [`gateway`]: the PEP 3333 state machine, writing to a [`Sink`];
 //! - [`app`]: loading a component and running one request through the gateway;
 //! - [`cache`]: compiled components, kept so a second run does not compile;
+//! - [`cwasm`]: components compiled ahead of time by `wasgi compile`;
 //! - [`limits`]: how much time, CPU, memory, output and resources one request's guest
 //!   may take;
 //! - [`grants`]: what a guest may reach beyond its request (nothing by default);
@@ -42,6 +43,10 @@ pub mod app;
 pub mod cache;
 #[cfg(feature = "runtime")]
 pub mod cgi;
+#[cfg(feature = "runtime")]
+mod compile;
+#[cfg(feature = "runtime")]
+pub mod cwasm;
 pub mod environ;
 #[cfg(feature = "runtime")]
 mod error;

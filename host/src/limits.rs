@@ -91,11 +91,22 @@ pub(crate) fn start_ticker(engine: &Engine) -> std::io::Result<()> {
 #[derive(Debug)]
 pub(crate) struct MemoryLimiter {
     max: Option<usize>,
+    /// A growth was refused: the guest hit its limit (so, under `--reuse`, its
+    /// instance is not used again).
+    refused: bool,
 }
 
 impl MemoryLimiter {
     pub(crate) fn new(max: Option<usize>) -> Self {
-        Self { max }
+        Self {
+            max,
+            refused: false,
+        }
+    }
+
+    /// Whether a growth was refused.
+    pub(crate) fn refused(&self) -> bool {
+        self.refused
     }
 }
 
@@ -111,6 +122,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
                 tracing::warn!(
                     "limit: the guest asked for {desired} bytes of memory, past its --max-memory of {max}: refused"
                 );
+                self.refused = true;
                 Ok(false)
             }
             _ => Ok(true),
@@ -130,6 +142,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
                 tracing::warn!(
                     "limit: the guest asked for a table of {desired} elements ({bytes} bytes), past its --max-memory of {max}: refused"
                 );
+                self.refused = true;
                 Ok(false)
             }
             _ => Ok(true),

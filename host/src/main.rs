@@ -53,12 +53,13 @@ Exit status:
   3   the application failed before its headers went out: a 500 was sent
   4   the response was aborted after its headers went out (it is incomplete)
   10  the file cannot be read
-  11  the file is not a WebAssembly component
+  11  the file is not a WebAssembly component (or a .cwasm this wasgi cannot load)
   12  the component does not implement the wasgi world
   1   the host itself failed (stdout unavailable, engine setup)
   2   the command line is wrong")]
     Run {
-        /// The application: a wasm component implementing the wasgi world.
+        /// The application: a wasm component implementing the wasgi world, or a
+        /// .cwasm written by `wasgi compile`.
         app: PathBuf,
         /// REQUEST_METHOD (default: the CGI variable, else GET).
         #[arg(long)]
@@ -84,25 +85,70 @@ Exit status:
         /// abort to the client as a short body. Default: $WASGI_FRAMING, else stream.
         #[arg(long, value_name = "stream|length", value_parser = |s: &str| cgi::Framing::from_variable(Some(s.as_ref())))]
         framing: Option<cgi::Framing>,
+        /// Refused with a note: `wasgi run` handles one request, so it has no instance
+        /// to reuse (the flag is `wasgi serve`'s).
+        #[arg(long, hide = true)]
+        reuse: bool,
         #[command(flatten)]
         guest: GuestArgs,
         #[command(flatten)]
         cache: CacheArgs,
     },
-    /// Serve the application over HTTP/1.1: a fresh instance per request.
+    /// Compile an application ahead of time into a .cwasm that `wasgi run` and `wasgi
+    /// serve` load without compiling.
+    #[command(after_help = "\
+The .cwasm is machine code for this machine, this wasgi build and its engine settings;
+another wasgi refuses it (recompile it then). It is checked before it is loaded (a
+header with the wasgi build, the engine settings and a BLAKE3 digest of the code), which
+catches a stale, truncated or corrupted file, not a forged one: run only .cwasm files
+you compiled or trust, as you would a program. `wasgi run` and `wasgi serve` also keep
+their own cache of compiled components (--cache-dir); `wasgi compile` is for shipping
+an application compiled, or for a machine without a writable cache.
+
+Exit status:
+  0   the .cwasm was written
+  10  the application cannot be read
+  11  the file is not a WebAssembly component
+  12  the component does not implement the wasgi world
+  1   the output cannot be written, or the host itself failed
+  2   the command line is wrong")]
+    Compile {
+        /// The application: a wasm component implementing the wasgi world.
+        app: PathBuf,
+        /// Where to write the compiled application (default: APP with the extension
+        /// .cwasm).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Compile fuel metering in, for runs with a --fuel budget (which refuse a
+        /// .cwasm without it, and the other way round).
+        #[arg(long)]
+        fuel: bool,
+    },
+    /// Serve the application over HTTP/1.1: a fresh instance per request (or, with
+    /// --reuse, one a clean earlier request left).
     #[command(after_help = "\
 Once listening it prints `listening on http://ADDR` on stderr. SIGINT or SIGTERM stop
 it gracefully: no new connections, requests in flight finish (up to
 --shutdown-timeout), exit 0. One access-log line per request goes to stderr; RUST_LOG
 sets the verbosity (for example RUST_LOG=wasgi=debug).")]
     Serve {
-        /// The application: a wasm component implementing the wasgi world.
+        /// The application: a wasm component implementing the wasgi world, or a
+        /// .cwasm written by `wasgi compile`.
         app: PathBuf,
         /// The address to listen on; port 0 picks a free port.
         #[arg(long, default_value = "127.0.0.1:8000")]
         addr: SocketAddr,
         #[command(flatten)]
         limits: LimitArgs,
+        /// Reuse instances between requests: after a request that ran cleanly its
+        /// instance serves a later one, saving a heavy guest (Python, JavaScript) the
+        /// milliseconds of a new instance. What it gives up: the guest's globals and
+        /// heap survive between requests (what one request leaves there, the next
+        /// sees), and memory a guest leaks adds up until --max-memory stops it. A
+        /// request that traps, fails or hits a limit drops its instance. Each request
+        /// still gets its own environ, input, response and limits.
+        #[arg(long)]
+        reuse: bool,
         #[command(flatten)]
         guest: GuestArgs,
         #[command(flatten)]
@@ -308,6 +354,7 @@ struct CacheArgs {
 }
 
 impl CacheArgs {
+    /// The cache, if any; it tells about a compile when stderr is a terminal.
     fn cache(&self) -> Option<Cache> {
         if self.no_cache {
             return None;
@@ -315,7 +362,7 @@ impl CacheArgs {
         self.cache_dir
             .clone()
             .or_else(|| Cache::default_dir(|name| std::env::var_os(name)))
-            .map(Cache::new)
+            .map(|dir| Cache::new(dir).with_notice(std::io::stderr().is_terminal()))
     }
 }
 
@@ -352,9 +399,12 @@ fn main() -> ExitCode {
             eprintln!("wasgi: error: {e:#}");
             match e.downcast_ref::<Error>() {
                 Some(Error::Read { .. }) => exit::UNREADABLE,
-                Some(Error::NotWasm { .. } | Error::CoreModule { .. } | Error::Invalid { .. }) => {
-                    exit::NOT_A_COMPONENT
-                }
+                Some(
+                    Error::NotWasm { .. }
+                    | Error::CoreModule { .. }
+                    | Error::Invalid { .. }
+                    | Error::Precompiled { .. },
+                ) => exit::NOT_A_COMPONENT,
                 Some(Error::NotAnApp { .. }) => exit::NOT_AN_APP,
                 _ if e.is::<Usage>() => exit::USAGE,
                 _ => exit::HOST,
@@ -363,9 +413,19 @@ fn main() -> ExitCode {
     })
 }
 
-/// `wasgi run` or `wasgi serve`; `nph_name` says wasgi runs under an `nph-` name.
+/// `wasgi run`, `wasgi compile` or `wasgi serve`; `nph_name` says wasgi runs under an
+/// `nph-` name.
 fn command(command: Command, nph_name: bool) -> anyhow::Result<Outcome> {
     match command {
+        Command::Compile { app, output, fuel } => {
+            let output = output.unwrap_or_else(|| app.with_extension("cwasm"));
+            let engine = wasgi::engine(&GuestLimits {
+                fuel: fuel.then_some(1),
+                ..GuestLimits::LOOSE
+            })?;
+            wasgi::cwasm::compile(&engine, &app, &output, std::io::stderr().is_terminal())?;
+            Ok(Outcome::Completed)
+        }
         Command::Run {
             app,
             method,
@@ -374,9 +434,15 @@ fn command(command: Command, nph_name: bool) -> anyhow::Result<Outcome> {
             body,
             nph,
             framing,
+            reuse,
             guest,
             cache,
         } => {
+            if reuse {
+                return Err(anyhow::Error::new(Usage(
+                    "--reuse is a `wasgi serve` flag: `wasgi run` handles one request, so it has no instance to reuse".to_owned(),
+                )));
+            }
             let overrides = cgi::Overrides {
                 method,
                 path,
@@ -397,11 +463,13 @@ fn command(command: Command, nph_name: bool) -> anyhow::Result<Outcome> {
             app,
             addr,
             limits,
+            reuse,
             guest,
             cache,
         } => {
             let guest = (guest.limits(SERVE_GUEST_LIMITS), guest.grants());
-            serve(&app, addr, limits.limits(), guest, cache.cache().as_ref())
+            let limits = limits.limits();
+            serve(&app, addr, (limits, reuse), guest, cache.cache().as_ref())
                 .map(|()| Outcome::Completed)
         }
     }
@@ -470,18 +538,23 @@ impl std::fmt::Display for Usage {
 
 impl std::error::Error for Usage {}
 
-/// `wasgi serve`: HTTP until SIGINT or SIGTERM.
+/// `wasgi serve`: HTTP until SIGINT or SIGTERM; with `reuse`, instances left by clean
+/// requests serve later ones.
 fn serve(
     app: &Path,
     addr: SocketAddr,
-    limits: Limits,
+    (limits, reuse): (Limits, bool),
     guest: (GuestLimits, Grants),
     cache: Option<&Cache>,
 ) -> anyhow::Result<()> {
     let max_instances = u32::try_from(limits.max_concurrency).unwrap_or(u32::MAX);
-    let application = load(app, guest, cache, |guest| {
+    let mut application = load(app, guest, cache, |guest| {
         wasgi::pooled_engine(max_instances, guest)
     })?;
+    if reuse {
+        // At most one spare per slot: no more can be busy at once.
+        application = application.with_reuse(limits.max_concurrency);
+    }
     let listener =
         std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     listener.set_nonblocking(true)?;

