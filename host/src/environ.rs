@@ -186,11 +186,7 @@ impl Environ {
 
     /// CONTENT_LENGTH as a number; `None` when absent, empty or not a plain decimal.
     pub fn content_length(&self) -> Option<u64> {
-        let raw = self.get("CONTENT_LENGTH")?;
-        if raw.is_empty() || !raw.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(raw).ok()?.parse().ok()
+        crate::validate::content_length(self.get("CONTENT_LENGTH")?)
     }
 
     /// All variables, in order, each name once.
