@@ -12,13 +12,15 @@
 #   P3  `wasgi serve` against `wasmtime serve` (bench/serve.sh; DURATION, CONNECTIONS).
 #   P4  1 GiB in 64 KiB chunks (bench/big-body) from `wasgi run` to /dev/null, against
 #       `cat` of a 1 GiB file through a pipe (P4_RUNS=5 each).
-#   P5  one request in process, Python hello (cargo bench --bench request).
+#   P5  one request in process, Python hello, fresh and reused instances (cargo bench
+#       --bench request).
 #
 # Builds what it needs (wasgi, the guests, the bench crates), installs hyperfine, wrk and
 # GNU time with apt and wasmtime 49 with pip (into target/bench-venv) when missing.
 # Prints each benchmark's own output, then one Markdown table: median, baseline, ratio,
 # target, peak RSS; and the binary's size. Not a test: nothing here asserts a time.
 set -euo pipefail
+shopt -s inherit_errexit
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 runs=${RUNS:-200}
@@ -37,7 +39,7 @@ row() {
 # rss COMMAND...: the command's peak resident set, in MiB, from one run (output dropped).
 rss() {
     /usr/bin/time -f %M -o "$work/rss" "$@" >/dev/null 2>&1 </dev/null
-    awk '{ printf "%.1f MiB", $1 / 1024 }' "$work/rss"
+    awk 'END { printf "%.1f MiB", $1 / 1024 }' "$work/rss"
 }
 
 # calc EXPR [FORMAT]: awk arithmetic, printed with FORMAT (default: 3 significant digits).
@@ -116,9 +118,11 @@ for line in sys.stdin:
 criterion() {
     local exe
     exe=$(request_bench)
+    [ -x "$exe" ] || { echo "run.sh: no benchmark binary" >&2; exit 1; }
+    rm -rf "$target/criterion/$1" # no stale figure survives a failed run
     (cd "$root/host" && CARGO_TARGET_DIR=$target /usr/bin/time -f %M -o "$work/rss" \
         "$exe" --bench "$1" >&2)
-    awk '{ printf "%.1f MiB", $1 / 1024 }' "$work/rss"
+    awk 'END { printf "%.1f MiB", $1 / 1024 }' "$work/rss"
 }
 
 # criterion_median GROUP NAME: the benchmark's median, in µs.
@@ -131,14 +135,17 @@ print(round(json.load(open(sys.argv[1]))["median"]["point_estimate"] / 1000, 2))
 p2() {
     need /usr/bin/time time
     "$root/guests/build.sh" rust
-    local peak pooled demand
+    local peak pooled demand reuse
     peak=$(criterion rust-hello)
     pooled=$(criterion_median rust-hello pooled)
     demand=$(criterion_median rust-hello on-demand)
+    reuse=$(criterion_median rust-hello pooled-reuse)
     row "P2 Rust hello in process, pooled" "$pooled µs" "" "$(calc "$pooled / 10")× the target" \
         "≤ 10 µs" "$(calc "($pooled <= 10) ? \"yes\" : \"no\"" %s)" "$peak (process)"
     row "P2 Rust hello in process, on-demand" "$demand µs" "pooled $pooled µs" \
         "$(calc "$demand / $pooled")×" "" "" ""
+    row "P2 Rust hello in process, pooled, reuse" "$reuse µs" "pooled $pooled µs" \
+        "$(calc "$reuse / $pooled")×" "" "" ""
 }
 
 p3() {
@@ -183,15 +190,17 @@ p4() {
 p5() {
     need /usr/bin/time time
     "$root/guests/build.sh" python
-    local peak pooled demand rust
+    local peak pooled demand reuse
     peak=$(criterion python-hello)
     pooled=$(criterion_median python-hello pooled)
     demand=$(criterion_median python-hello on-demand)
-    rust=$(criterion_median rust-hello pooled 2>/dev/null || echo "")
-    row "P5 Python hello in process, fresh instance, pooled" "$pooled µs" \
-        "${rust:+Rust hello $rust µs}" "${rust:+$(calc "$pooled / $rust")×}" "" "" "$peak (process)"
+    reuse=$(criterion_median python-hello pooled-reuse)
+    row "P5 Python hello in process, fresh instance, pooled" "$pooled µs" "" "" "" "" \
+        "$peak (process)"
     row "P5 Python hello in process, fresh instance, on-demand" "$demand µs" \
         "pooled $pooled µs" "$(calc "$demand / $pooled")×" "" "" ""
+    row "P5 Python hello in process, reuse" "$reuse µs" "fresh, pooled $pooled µs" \
+        "$(calc "$reuse / $pooled")×" "" "" ""
 }
 
 figures=("$@")
