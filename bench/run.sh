@@ -67,8 +67,11 @@ p1() {
     local hello=$target/guests/rust/hello.wasm app=$root/guests/python/hello py
     # The interpreter itself, not a wrapper such as a pyenv shim (a shell script).
     py=$(python3 -c 'import sys; print(sys.executable)')
+    "$root/guests/build.sh" python
     local -A cmd=(
         [wasgi run]="$wasgi run --cache-dir $cache $hello"
+        [wasgi run --no-cache]="$wasgi run --no-cache $hello"
+        [wasgi run, Python hello]="$wasgi run --cache-dir $cache $target/guests/python/hello.wasm"
         [wasmtime run]="$wasmtime run --allow-precompiled $work/cli-hello.cwasm"
         [wsgiref CGIHandler]="$py -I -S $root/bench/wsgiref_cgi.py $app"
         [run_with_cgi]="$py -I -S $root/tests/reference/run_with_cgi.py {} app:application $app"
@@ -79,11 +82,13 @@ p1() {
     expected=$($wasgi run --cache-dir "$cache" "$hello" </dev/null | od -c)
     check_eq "wasmtime run" "$expected" "$(${cmd[wasmtime run]} </dev/null | od -c)"
     check_eq "run_with_cgi" "$expected" "$(${cmd[run_with_cgi]} </dev/null | od -c)"
+    check_eq "the Python hello" "$expected" "$(${cmd[wasgi run, Python hello]} </dev/null | od -c)"
     [[ $(${cmd[wsgiref CGIHandler]} </dev/null) == *$'\r\n\r\nHello, World!' ]] ||
         { echo "run.sh: wsgiref answered wrong" >&2; exit 1; }
 
     local args=()
-    for name in "wasgi run" "wasmtime run" "wsgiref CGIHandler" "run_with_cgi" "/bin/true"; do
+    for name in "wasgi run" "wasmtime run" "wsgiref CGIHandler" "run_with_cgi" "/bin/true" \
+        "wasgi run --no-cache" "wasgi run, Python hello"; do
         args+=(-n "$name" "${cmd[$name]}")
     done
     hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/p1.json" "${args[@]}"
@@ -101,6 +106,16 @@ p1() {
         row "P1 baseline" "" "$name $(calc "$b * 1000" %.2f) ms" "$(calc "$w / $b")×" "$target" "$met" \
             "$(rss ${cmd[$name]})"
     done
+    # What the compile cache saves, and the Python hello against CPython running it.
+    row "P1 \`wasgi run --no-cache\` hello" "$(calc "$(median "$work/p1.json" "wasgi run --no-cache") * 1000" %.2f) ms" \
+        "cached $(calc "$w * 1000" %.2f) ms" "$(calc "$(median "$work/p1.json" "wasgi run --no-cache") / $w")×" \
+        "" "" "$(rss ${cmd[wasgi run --no-cache]})"
+    local p r
+    p=$(median "$work/p1.json" "wasgi run, Python hello")
+    r=$(median "$work/p1.json" "run_with_cgi")
+    row "P1 \`wasgi run\` Python hello (cached)" "$(calc "$p * 1000" %.2f) ms" \
+        "run_with_cgi $(calc "$r * 1000" %.2f) ms" "$(calc "$p / $r")×" "" "" \
+        "$(rss ${cmd[wasgi run, Python hello]})"
 }
 
 # The criterion benchmark binary (host/benches/request.rs), built.
@@ -150,11 +165,13 @@ p2() {
 
 p3() {
     "$root/bench/serve.sh" | tee "$work/p3"
-    local c
-    while read -r c ratio; do
-        row "P3 \`wasgi serve\`, $c connections" "see above" "wasmtime serve" "$ratio" "≥ 1.2×" \
+    local c w t ratio
+    while read -r c w t ratio; do
+        row "P3 \`wasgi serve\`, $c connections" "$w req/s" "wasmtime serve $t req/s" "$ratio" "≥ 1.2×" \
             "$(calc "(${ratio%×} >= 1.2) ? \"yes\" : \"no\"" %s)" "$(sed -n 's/^peak RSS: //p' "$work/p3")"
-    done < <(awk -F'|' '/\| wasgi serve \|/ { gsub(/[ *]/, "", $2); gsub(/[ *]/, "", $8); print $2, $8 }' "$work/p3")
+    done < <(awk -F'|' '{ for (i = 2; i <= 8; i++) gsub(/[ *]/, "", $i) }
+        $3 == "wasgiserve" { c = $2; w = $4; ratio = $8 }
+        $3 == "wasmtimeserve" { print c, w, $4, ratio }' "$work/p3")
 }
 
 p4() {
