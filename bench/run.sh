@@ -12,13 +12,15 @@
 #   P3  `wasgi serve` against `wasmtime serve` (bench/serve.sh; DURATION, CONNECTIONS).
 #   P4  1 GiB in 64 KiB chunks (bench/big-body) from `wasgi run` to /dev/null, against
 #       `cat` of a 1 GiB file through a pipe (P4_RUNS=5 each).
-#   P5  one request in process, Python hello (cargo bench --bench request).
+#   P5  one request in process, Python hello, fresh and reused instances (cargo bench
+#       --bench request).
 #
 # Builds what it needs (wasgi, the guests, the bench crates), installs hyperfine, wrk and
 # GNU time with apt and wasmtime 49 with pip (into target/bench-venv) when missing.
 # Prints each benchmark's own output, then one Markdown table: median, baseline, ratio,
 # target, peak RSS; and the binary's size. Not a test: nothing here asserts a time.
 set -euo pipefail
+shopt -s inherit_errexit
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 runs=${RUNS:-200}
@@ -37,7 +39,7 @@ row() {
 # rss COMMAND...: the command's peak resident set, in MiB, from one run (output dropped).
 rss() {
     /usr/bin/time -f %M -o "$work/rss" "$@" >/dev/null 2>&1 </dev/null
-    awk '{ printf "%.1f MiB", $1 / 1024 }' "$work/rss"
+    awk 'END { printf "%.1f MiB", $1 / 1024 }' "$work/rss"
 }
 
 # calc EXPR [FORMAT]: awk arithmetic, printed with FORMAT (default: 3 significant digits).
@@ -65,8 +67,11 @@ p1() {
     local hello=$target/guests/rust/hello.wasm app=$root/guests/python/hello py
     # The interpreter itself, not a wrapper such as a pyenv shim (a shell script).
     py=$(python3 -c 'import sys; print(sys.executable)')
+    "$root/guests/build.sh" python
     local -A cmd=(
         [wasgi run]="$wasgi run --cache-dir $cache $hello"
+        [wasgi run --no-cache]="$wasgi run --no-cache $hello"
+        [wasgi run, Python hello]="$wasgi run --cache-dir $cache $target/guests/python/hello.wasm"
         [wasmtime run]="$wasmtime run --allow-precompiled $work/cli-hello.cwasm"
         [wsgiref CGIHandler]="$py -I -S $root/bench/wsgiref_cgi.py $app"
         [run_with_cgi]="$py -I -S $root/tests/reference/run_with_cgi.py {} app:application $app"
@@ -77,11 +82,13 @@ p1() {
     expected=$($wasgi run --cache-dir "$cache" "$hello" </dev/null | od -c)
     check_eq "wasmtime run" "$expected" "$(${cmd[wasmtime run]} </dev/null | od -c)"
     check_eq "run_with_cgi" "$expected" "$(${cmd[run_with_cgi]} </dev/null | od -c)"
+    check_eq "the Python hello" "$expected" "$(${cmd[wasgi run, Python hello]} </dev/null | od -c)"
     [[ $(${cmd[wsgiref CGIHandler]} </dev/null) == *$'\r\n\r\nHello, World!' ]] ||
         { echo "run.sh: wsgiref answered wrong" >&2; exit 1; }
 
     local args=()
-    for name in "wasgi run" "wasmtime run" "wsgiref CGIHandler" "run_with_cgi" "/bin/true"; do
+    for name in "wasgi run" "wasmtime run" "wsgiref CGIHandler" "run_with_cgi" "/bin/true" \
+        "wasgi run --no-cache" "wasgi run, Python hello"; do
         args+=(-n "$name" "${cmd[$name]}")
     done
     hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/p1.json" "${args[@]}"
@@ -99,6 +106,16 @@ p1() {
         row "P1 baseline" "" "$name $(calc "$b * 1000" %.2f) ms" "$(calc "$w / $b")×" "$target" "$met" \
             "$(rss ${cmd[$name]})"
     done
+    # What the compile cache saves, and the Python hello against CPython running it.
+    row "P1 \`wasgi run --no-cache\` hello" "$(calc "$(median "$work/p1.json" "wasgi run --no-cache") * 1000" %.2f) ms" \
+        "cached $(calc "$w * 1000" %.2f) ms" "$(calc "$(median "$work/p1.json" "wasgi run --no-cache") / $w")×" \
+        "" "" "$(rss ${cmd[wasgi run --no-cache]})"
+    local p r
+    p=$(median "$work/p1.json" "wasgi run, Python hello")
+    r=$(median "$work/p1.json" "run_with_cgi")
+    row "P1 \`wasgi run\` Python hello (cached)" "$(calc "$p * 1000" %.2f) ms" \
+        "run_with_cgi $(calc "$r * 1000" %.2f) ms" "$(calc "$p / $r")×" "" "" \
+        "$(rss ${cmd[wasgi run, Python hello]})"
 }
 
 # The criterion benchmark binary (host/benches/request.rs), built.
@@ -116,9 +133,11 @@ for line in sys.stdin:
 criterion() {
     local exe
     exe=$(request_bench)
+    [ -x "$exe" ] || { echo "run.sh: no benchmark binary" >&2; exit 1; }
+    rm -rf "$target/criterion/$1" # no stale figure survives a failed run
     (cd "$root/host" && CARGO_TARGET_DIR=$target /usr/bin/time -f %M -o "$work/rss" \
         "$exe" --bench "$1" >&2)
-    awk '{ printf "%.1f MiB", $1 / 1024 }' "$work/rss"
+    awk 'END { printf "%.1f MiB", $1 / 1024 }' "$work/rss"
 }
 
 # criterion_median GROUP NAME: the benchmark's median, in µs.
@@ -131,23 +150,28 @@ print(round(json.load(open(sys.argv[1]))["median"]["point_estimate"] / 1000, 2))
 p2() {
     need /usr/bin/time time
     "$root/guests/build.sh" rust
-    local peak pooled demand
+    local peak pooled demand reuse
     peak=$(criterion rust-hello)
     pooled=$(criterion_median rust-hello pooled)
     demand=$(criterion_median rust-hello on-demand)
+    reuse=$(criterion_median rust-hello pooled-reuse)
     row "P2 Rust hello in process, pooled" "$pooled µs" "" "$(calc "$pooled / 10")× the target" \
         "≤ 10 µs" "$(calc "($pooled <= 10) ? \"yes\" : \"no\"" %s)" "$peak (process)"
     row "P2 Rust hello in process, on-demand" "$demand µs" "pooled $pooled µs" \
         "$(calc "$demand / $pooled")×" "" "" ""
+    row "P2 Rust hello in process, pooled, reuse" "$reuse µs" "pooled $pooled µs" \
+        "$(calc "$reuse / $pooled")×" "" "" ""
 }
 
 p3() {
     "$root/bench/serve.sh" | tee "$work/p3"
-    local c
-    while read -r c ratio; do
-        row "P3 \`wasgi serve\`, $c connections" "see above" "wasmtime serve" "$ratio" "≥ 1.2×" \
+    local c w t ratio
+    while read -r c w t ratio; do
+        row "P3 \`wasgi serve\`, $c connections" "$w req/s" "wasmtime serve $t req/s" "$ratio" "≥ 1.2×" \
             "$(calc "(${ratio%×} >= 1.2) ? \"yes\" : \"no\"" %s)" "$(sed -n 's/^peak RSS: //p' "$work/p3")"
-    done < <(awk -F'|' '/\| wasgi serve \|/ { gsub(/[ *]/, "", $2); gsub(/[ *]/, "", $8); print $2, $8 }' "$work/p3")
+    done < <(awk -F'|' '{ for (i = 2; i <= 8; i++) gsub(/[ *]/, "", $i) }
+        $3 == "wasgiserve" { c = $2; w = $4; ratio = $8 }
+        $3 == "wasmtimeserve" { print c, w, $4, ratio }' "$work/p3")
 }
 
 p4() {
@@ -183,15 +207,17 @@ p4() {
 p5() {
     need /usr/bin/time time
     "$root/guests/build.sh" python
-    local peak pooled demand rust
+    local peak pooled demand reuse
     peak=$(criterion python-hello)
     pooled=$(criterion_median python-hello pooled)
     demand=$(criterion_median python-hello on-demand)
-    rust=$(criterion_median rust-hello pooled 2>/dev/null || echo "")
-    row "P5 Python hello in process, fresh instance, pooled" "$pooled µs" \
-        "${rust:+Rust hello $rust µs}" "${rust:+$(calc "$pooled / $rust")×}" "" "" "$peak (process)"
+    reuse=$(criterion_median python-hello pooled-reuse)
+    row "P5 Python hello in process, fresh instance, pooled" "$pooled µs" "" "" "" "" \
+        "$peak (process)"
     row "P5 Python hello in process, fresh instance, on-demand" "$demand µs" \
         "pooled $pooled µs" "$(calc "$demand / $pooled")×" "" "" ""
+    row "P5 Python hello in process, reuse" "$reuse µs" "fresh, pooled $pooled µs" \
+        "$(calc "$reuse / $pooled")×" "" "" ""
 }
 
 figures=("$@")

@@ -5,7 +5,9 @@
 //! the body into a sink that counts bytes and drops them, drop the instance. The
 //! environ is built outside the timed part. Two engines, as the front ends use them:
 //! `pooled` is `wasgi serve`'s (instances from a pool), `on-demand` is `wasgi run`'s
-//! (an mmap per instance).
+//! (an mmap per instance); and `pooled-reuse`, the pooled engine with
+//! [`Application::with_reuse`] (`wasgi serve --reuse`): the instance a request leaves
+//! serves the next.
 //!
 //! ```sh
 //! guests/build.sh                    # target/guests/{rust,python}/hello.wasm
@@ -24,6 +26,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use wasgi::cache::Cache;
 use wasgi::gateway::Header;
 use wasgi::input::Input;
+use wasgi::limits::GuestLimits;
 use wasgi::{Application, Environ, Outcome, Request, Sink};
 
 /// The body both hello guests answer with.
@@ -84,20 +87,28 @@ fn hello(engine: &wasmtime::Engine, lang: &str) -> (Application, Arc<AtomicUsize
     (app, sent)
 }
 
-/// Times one request of `lang`'s hello on a pooled and an on-demand engine.
+/// Times one request of `lang`'s hello: a fresh instance on a pooled and on an
+/// on-demand engine, and a reused instance ([`Application::with_reuse`]) on the pooled
+/// one.
 fn bench_hello(c: &mut Criterion, lang: &str) {
-    let engines = [
-        ("pooled", wasgi::pooled_engine(64).expect("a pooled engine")),
-        ("on-demand", wasgi::engine().expect("an engine")),
+    let limits = GuestLimits::LOOSE;
+    let pooled = wasgi::pooled_engine(64, &limits).expect("a pooled engine");
+    let on_demand = wasgi::engine(&limits).expect("an engine");
+    let variants = [
+        ("pooled", hello(&pooled, lang)),
+        ("on-demand", hello(&on_demand, lang)),
+        ("pooled-reuse", {
+            let (app, sent) = hello(&pooled, lang);
+            (app.with_reuse(1), sent)
+        }),
     ];
     let mut group = c.benchmark_group(format!("{lang}-hello"));
-    for (name, engine) in &engines {
-        let (app, sent) = hello(engine, lang);
+    for (name, (app, sent)) in &variants {
         group.bench_function(*name, |b| {
             b.iter_batched(
                 request,
                 |request| {
-                    let outcome = app.handle(request, Box::new(Discard(Arc::clone(&sent))));
+                    let outcome = app.handle(request, Box::new(Discard(Arc::clone(sent))));
                     assert_eq!(outcome, Outcome::Completed);
                 },
                 BatchSize::SmallInput,
@@ -114,7 +125,7 @@ fn rust_hello(c: &mut Criterion) {
     bench_hello(c, "rust");
 }
 
-/// P5: the Python hello (CPython inside the component), a fresh instance per request.
+/// P5: the Python hello (CPython inside the component), fresh and reused instances.
 fn python_hello(c: &mut Criterion) {
     bench_hello(c, "python");
 }

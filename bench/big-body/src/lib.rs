@@ -18,7 +18,7 @@ fn big_body(
         None => 16 * 1024,
     };
     start_response.call("200 OK", [("Content-Type", "application/octet-stream")])?;
-    Ok(std::iter::repeat(&CHUNK[..]).take(chunks))
+    Ok(std::iter::repeat_n(&CHUNK[..], chunks))
 }
 
 wasgi_guest::export!(big_body);
