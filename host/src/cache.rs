@@ -13,11 +13,20 @@
 //! for its copy-on-write memory images, and processes share its pages. The directory
 //! is created private to the user (0700); anyone who can write to it can make wasgi
 //! run their code, exactly as with wasmtime's own cache.
+//!
+//! Hashing is the cost of a hit (BLAKE3 over a 19 MB Python component and its 32 MB
+//! artifact is half of a cached run), so both hashes are remembered, as git's index
+//! remembers file contents: a component's key in a `.key` memo named by the file's
+//! identity (device, inode, size, mtime and ctime), and an artifact's good digest in a
+//! `.ok` stamp holding the artifact's identity. Any write to either file changes its
+//! identity, and the hash is taken again. A memo is only written for a file whose last
+//! change is [`SETTLE`] old, so that a rewrite within one timestamp tick cannot hide.
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -30,7 +39,13 @@ use crate::error::{Error, one_line};
 pub struct Cache {
     dir: PathBuf,
     notice: bool,
+    settle: Duration,
 }
+
+/// How long ago a file must have last changed for its hash to be remembered: past
+/// the coarsest timestamp granularity of a file system in use (one second, or two on
+/// FAT), so that any later write shows in its mtime or ctime.
+pub const SETTLE: Duration = Duration::from_secs(3);
 
 impl Cache {
     /// A cache in `dir` (created on first use).
@@ -38,6 +53,7 @@ impl Cache {
         Self {
             dir: dir.into(),
             notice: false,
+            settle: SETTLE,
         }
     }
 
@@ -68,7 +84,7 @@ impl Cache {
             cause,
         };
         let entry = self.entry_path(engine, path).map_err(read_error)?;
-        if let Some(component) = load(engine, &entry) {
+        if let Some(component) = self.load(engine, &entry) {
             tracing::debug!("loaded the compiled component from {}", entry.display());
             return Ok(component);
         }
@@ -95,15 +111,98 @@ impl Cache {
 
     /// The entry for the component in `path`: its content, the wasgi version and the
     /// engine's settings, hashed.
+    /// Remembered per file identity (see the module docs).
     fn entry_path(&self, engine: &Engine, path: &Path) -> std::io::Result<PathBuf> {
+        let fingerprint = compile::fingerprint(engine);
+        let file = fs::File::open(path)?;
+        let before = file.metadata()?;
+        let memo = {
+            let mut id = blake3::Hasher::new();
+            id.update(b"wasgi key memo v1\0");
+            id.update(fingerprint.as_bytes());
+            id.update(identity(&before).as_bytes());
+            self.dir
+                .join(format!("{}.key", &id.finalize().to_hex()[..32]))
+        };
+        if let Ok(name) = fs::read_to_string(&memo)
+            && name.len() == 32
+            && name.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Ok(self.dir.join(format!("{name}.cwasm")));
+        }
         let mut key = blake3::Hasher::new();
         key.update(b"wasgi compile cache v2\0");
-        key.update(compile::fingerprint(engine).as_bytes());
+        key.update(fingerprint.as_bytes());
         // Streamed, not mapped: the component is the user's file, which something may
         // rewrite in place while we read it, and a mapping would then crash the host.
-        key.update_reader(fs::File::open(path)?)?;
+        key.update_reader(&file)?;
         let name = key.finalize().to_hex();
-        Ok(self.dir.join(format!("{}.cwasm", &name[..32])))
+        let name = &name[..32];
+        // Remembered only if the file did not change while it was read.
+        if self.settled(&before) && identity(&file.metadata()?) == identity(&before) {
+            self.remember(&memo, name.as_bytes());
+        }
+        Ok(self.dir.join(format!("{name}.cwasm")))
+    }
+
+    /// Whether `meta`'s file last changed at least `settle` ago.
+    fn settled(&self, meta: &fs::Metadata) -> bool {
+        let changed = |secs: i64, nanos: i64| {
+            SystemTime::UNIX_EPOCH
+                + Duration::new(
+                    u64::try_from(secs).unwrap_or(0),
+                    u32::try_from(nanos).unwrap_or(0),
+                )
+        };
+        let last =
+            changed(meta.mtime(), meta.mtime_nsec()).max(changed(meta.ctime(), meta.ctime_nsec()));
+        SystemTime::now()
+            .duration_since(last)
+            .is_ok_and(|age| age >= self.settle)
+    }
+
+    /// Writes a memo into an existing cache directory; a failure only costs a hash.
+    fn remember(&self, memo: &Path, content: &[u8]) {
+        if self.dir.is_dir()
+            && let Err(e) = write_atomically(memo, &[content])
+        {
+            tracing::debug!("cannot write the memo {}: {e}", memo.display());
+        }
+    }
+
+    /// A sound entry's component; `None` (after logging why) for a missing, corrupt
+    /// or incompatible one. Its digest is checked unless its `.ok` stamp says this
+    /// very file was checked before.
+    fn load(&self, engine: &Engine, entry: &Path) -> Option<Component> {
+        let meta = match fs::metadata(entry) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                tracing::warn!("cannot read compile cache entry {}: {e}", entry.display());
+                return None;
+            }
+        };
+        // The stamp names this very artifact and the digest it matched.
+        let stamp = entry.with_extension("ok");
+        let expected = fs::read(sum_path(entry))
+            .map(|sum| [identity(&meta).as_bytes(), b" ", &sum].concat())
+            .unwrap_or_default();
+        if expected.is_empty() || fs::read(&stamp).ok() != Some(expected.clone()) {
+            verify(entry)?;
+            if self.settled(&meta) {
+                self.remember(&stamp, &expected);
+            }
+        }
+        match deserialize_file(engine, entry) {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!(
+                    "compile cache entry {} does not load ({e}); compiling again",
+                    entry.display()
+                );
+                None
+            }
+        }
     }
 
     fn store(&self, entry: &Path, compiled: &[u8]) -> std::io::Result<()> {
@@ -142,9 +241,24 @@ pub(crate) fn write_atomically(path: &Path, parts: &[&[u8]]) -> std::io::Result<
     written
 }
 
-/// A sound entry's component; `None` (after logging why) for a missing, corrupt or
-/// incompatible one.
-fn load(engine: &Engine, entry: &Path) -> Option<Component> {
+/// A file's identity for the memos: which file (device, inode) and every trace a write
+/// leaves (size, mtime, ctime; a process cannot set ctime back).
+fn identity(meta: &fs::Metadata) -> String {
+    format!(
+        "{}:{}:{}:{}.{}:{}.{}",
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    )
+}
+
+/// Checks an entry's artifact against its `.sum`; `None` (after logging why) for a
+/// missing or corrupt one.
+fn verify(entry: &Path) -> Option<()> {
     // Mapped rather than read: entries are only ever replaced by rename, never
     // rewritten in place, so the mapping cannot shrink under us.
     let digest = |path: &Path| -> std::io::Result<blake3::Hash> {
@@ -166,23 +280,15 @@ fn load(engine: &Engine, entry: &Path) -> Option<Component> {
         );
         return None;
     }
-    match deserialize_file(engine, entry) {
-        Ok(component) => Some(component),
-        Err(e) => {
-            tracing::warn!(
-                "compile cache entry {} does not load ({e}); compiling again",
-                entry.display()
-            );
-            None
-        }
-    }
+    Some(())
 }
 
 /// Maps a cache entry whose digest matched, or that this process just wrote.
 #[allow(unsafe_code)]
 fn deserialize_file(engine: &Engine, entry: &Path) -> wasmtime::Result<Component> {
     // SAFETY: the file's BLAKE3 digest matched the one stored beside it in a directory
-    // private to this user, or this process wrote it a moment ago; wasmtime itself
+    // private to this user (now, or when the `.ok` stamp naming this very file and
+    // that digest was written), or this process wrote it a moment ago; wasmtime itself
     // checks that it was compiled by this wasmtime version with compatible settings.
     // Entries are replaced by rename, never rewritten in place, so the mapping cannot
     // change under us.
@@ -254,7 +360,7 @@ mod tests {
         bytes[last] ^= 0xff;
         fs::write(&entry, &bytes).expect("corrupt it");
         assert!(
-            load(&engine, &entry).is_none(),
+            cache.load(&engine, &entry).is_none(),
             "a corrupt entry is never loaded"
         );
         cache.component(&engine, &wasm).expect("rebuilt");
@@ -264,8 +370,80 @@ mod tests {
         assert_eq!(blake3::hash(&repaired).to_hex().as_bytes(), sum.as_slice());
         fs::remove_file(sum_path(&entry)).expect("drop the sum");
         assert!(
-            load(&engine, &entry).is_none(),
+            cache.load(&engine, &entry).is_none(),
             "an entry without its sum is never loaded"
+        );
+        fs::remove_dir_all(&dir).expect("clean");
+    }
+
+    /// A cache that remembers hashes at once (the real one waits for [`SETTLE`]).
+    fn eager(dir: PathBuf) -> Cache {
+        Cache {
+            settle: Duration::ZERO,
+            ..Cache::new(dir)
+        }
+    }
+
+    #[test]
+    fn a_remembered_key_is_used_until_the_file_changes() {
+        let dir = scratch("key-memo");
+        let engine = Engine::default();
+        let wasm = component_file(&dir.join("src"), "app.wasm", WAT);
+        let cache = eager(dir.join("cache"));
+        cache.component(&engine, &wasm).expect("compile");
+        let real = cache.entry_path(&engine, &wasm).expect("key");
+        let memo = entries(&dir.join("cache"))
+            .into_iter()
+            .find(|p| p.extension().is_some_and(|e| e == "key"))
+            .expect("a key memo");
+        // The memo is what answers: point it elsewhere and the key follows.
+        fs::write(&memo, "0123456789abcdef0123456789abcdef").expect("rewrite the memo");
+        assert_eq!(
+            cache.entry_path(&engine, &wasm).expect("key"),
+            dir.join("cache/0123456789abcdef0123456789abcdef.cwasm")
+        );
+        // A write to the component changes its identity: hashed again, a new key.
+        let other =
+            wat::parse_str(r#"(component (core module (func (export "g"))))"#).expect("wat");
+        fs::write(&wasm, other).expect("rewrite the component");
+        let changed = cache.entry_path(&engine, &wasm).expect("key");
+        assert_ne!(changed, real);
+        assert_ne!(
+            changed,
+            dir.join("cache/0123456789abcdef0123456789abcdef.cwasm")
+        );
+        // Not remembered while the file may still change within a timestamp tick.
+        let patient = Cache::new(dir.join("patient"));
+        fs::create_dir_all(dir.join("patient")).expect("dir");
+        patient.entry_path(&engine, &wasm).expect("key");
+        assert!(
+            entries(&dir.join("patient")).is_empty(),
+            "a fresh file got a memo"
+        );
+        fs::remove_dir_all(&dir).expect("clean");
+    }
+
+    #[test]
+    fn a_checked_artifact_is_trusted_only_while_it_is_the_same_file() {
+        let dir = scratch("ok-stamp");
+        let engine = Engine::default();
+        let wasm = component_file(&dir.join("src"), "app.wasm", WAT);
+        let cache = eager(dir.join("cache"));
+        cache.component(&engine, &wasm).expect("compile");
+        let entry = cache.entry_path(&engine, &wasm).expect("key");
+        assert!(
+            cache.load(&engine, &entry).is_some(),
+            "checked, and stamped"
+        );
+        assert!(entry.with_extension("ok").exists());
+        // A write in place changes the artifact's identity: checked again, refused.
+        let mut bytes = fs::read(&entry).expect("read");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        fs::write(&entry, &bytes).expect("corrupt it");
+        assert!(
+            cache.load(&engine, &entry).is_none(),
+            "a corrupt entry is never loaded"
         );
         fs::remove_dir_all(&dir).expect("clean");
     }
