@@ -114,7 +114,7 @@ impl Application {
         let component = match (compile::kind(path)?, cache) {
             (Kind::Precompiled, _) => cwasm::load(engine, path)?,
             (Kind::Component, Some(cache)) => cache.component(engine, path)?,
-            (Kind::Component, None) => compile::component(engine, path)?,
+            (Kind::Component, None) => compile::compile_file(engine, path, None)?.1,
         };
         Self::new(engine, path, &component)
     }

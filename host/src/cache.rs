@@ -32,7 +32,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use crate::compile;
-use crate::error::{Error, one_line};
+use crate::error::{Error, read_file};
 
 /// Where compiled components are kept.
 #[derive(Clone, Debug)]
@@ -79,16 +79,14 @@ impl Cache {
     /// hashed, never kept. Problems with the cache itself are
     /// logged and never stop the component from running.
     pub fn component(&self, engine: &Engine, path: &Path) -> Result<Component, Error> {
-        let read_error = |cause| Error::Read {
-            path: path.to_owned(),
-            cause,
-        };
-        let entry = self.entry_path(engine, path).map_err(read_error)?;
+        let entry = self
+            .entry_path(engine, path)
+            .map_err(|cause| Error::read(path, cause))?;
         if let Some(component) = self.load(engine, &entry) {
             tracing::debug!("loaded the compiled component from {}", entry.display());
             return Ok(component);
         }
-        let wasm = fs::read(path).map_err(read_error)?;
+        let wasm = read_file(path)?;
         let notice = self.notice.then_some(" (first run; cached for next time)");
         let compiled = compile::precompile(engine, path, &wasm, notice)?;
         tracing::debug!("caching the compiled component as {}", entry.display());
@@ -103,10 +101,7 @@ impl Cache {
                 compile::deserialize_fresh(engine, &compiled)
             }
         }
-        .map_err(|e| Error::Invalid {
-            path: path.to_owned(),
-            reason: one_line(&e),
-        })
+        .map_err(|e| Error::invalid(path, &e))
     }
 
     /// The entry for the component in `path`: its content, the wasgi version and the

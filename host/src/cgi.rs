@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use crate::environ::Environ;
-use crate::gateway::{Header, Sink};
+use crate::gateway::{self, Header, Sink};
 use crate::input::Input;
 
 /// A CGI response stream: `Status: …`, the headers, a blank line, then the body, each
@@ -146,10 +146,7 @@ impl<W: Write + Send> LengthSink<W> {
 
 impl<W: Write + Send> Sink for LengthSink<W> {
     fn send_headers(&mut self, status: &[u8], headers: &[Header]) -> io::Result<()> {
-        let bodiless = self.head_request
-            || status.starts_with(b"1")
-            || status.starts_with(b"204")
-            || status.starts_with(b"304");
+        let bodiless = !gateway::length_describes_body(status, self.head_request);
         let declared = headers
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case("content-length"));

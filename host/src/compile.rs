@@ -15,7 +15,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use crate::cwasm;
-use crate::error::{Error, one_line};
+use crate::error::{Error, read_file};
 
 /// What an application file holds, judged by its first bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,10 +37,7 @@ pub(crate) fn kind(path: &Path) -> Result<Kind, Error> {
     let mut bytes = Vec::with_capacity(8);
     std::fs::File::open(path)
         .and_then(|file| file.take(8).read_to_end(&mut bytes))
-        .map_err(|cause| Error::Read {
-            path: path.to_owned(),
-            cause,
-        })?;
+        .map_err(|cause| Error::read(path, cause))?;
     if bytes == cwasm::MAGIC {
         return Ok(Kind::Precompiled);
     }
@@ -87,10 +84,7 @@ pub(crate) fn precompile(
     let started = Instant::now();
     let compiled = engine
         .precompile_component(wasm)
-        .map_err(|e| Error::Invalid {
-            path: path.to_owned(),
-            reason: one_line(&e),
-        })?;
+        .map_err(|e| Error::invalid(path, &e))?;
     let took = started.elapsed().as_secs_f64();
     tracing::debug!("compiled the component in {took:.3}s");
     if notice.is_some() {
@@ -99,17 +93,17 @@ pub(crate) fn precompile(
     Ok(compiled)
 }
 
-/// Compiles the component in the file at `path` and loads it, without a cache.
-pub(crate) fn component(engine: &Engine, path: &Path) -> Result<Component, Error> {
-    let wasm = std::fs::read(path).map_err(|cause| Error::Read {
-        path: path.to_owned(),
-        cause,
-    })?;
-    let compiled = precompile(engine, path, &wasm, None)?;
-    deserialize_fresh(engine, &compiled).map_err(|e| Error::Invalid {
-        path: path.to_owned(),
-        reason: one_line(&e),
-    })
+/// Reads and compiles the component in the file at `path`, without a cache: its
+/// compiled form, and the component loaded from that. `notice` as for [`precompile`].
+pub(crate) fn compile_file(
+    engine: &Engine,
+    path: &Path,
+    notice: Option<&str>,
+) -> Result<(Vec<u8>, Component), Error> {
+    let wasm = read_file(path)?;
+    let compiled = precompile(engine, path, &wasm, notice)?;
+    let component = deserialize_fresh(engine, &compiled).map_err(|e| Error::invalid(path, &e))?;
+    Ok((compiled, component))
 }
 
 /// Loads compiled bytes that this process just produced.

@@ -30,7 +30,7 @@ use wasmtime::component::Component;
 
 use crate::app::Application;
 use crate::compile::{self, Kind};
-use crate::error::{Error, one_line};
+use crate::error::{Error, one_line, read_file};
 
 /// The first bytes of every `.cwasm`: a name and the format version.
 pub const MAGIC: &[u8; 8] = b"wasgicw\x01";
@@ -62,15 +62,7 @@ pub fn compile(engine: &Engine, app: &Path, out: &Path, notice: bool) -> Result<
             reason: "it is already a .cwasm; compile the .wasm it was made from".to_owned(),
         });
     }
-    let wasm = std::fs::read(app).map_err(|cause| Error::Read {
-        path: app.to_owned(),
-        cause,
-    })?;
-    let artifact = compile::precompile(engine, app, &wasm, notice.then_some(""))?;
-    let component = compile::deserialize_fresh(engine, &artifact).map_err(|e| Error::Invalid {
-        path: app.to_owned(),
-        reason: one_line(&e),
-    })?;
+    let (artifact, component) = compile::compile_file(engine, app, notice.then_some(""))?;
     Application::new(engine, app, &component)?;
     let header = header(engine, &artifact);
     crate::cache::write_atomically(out, &[&header, &artifact]).map_err(|cause| Error::Write {
@@ -102,10 +94,7 @@ fn header(engine: &Engine, artifact: &[u8]) -> Vec<u8> {
 
 /// Loads the `.cwasm` at `path` once every check of its header passed.
 pub(crate) fn load(engine: &Engine, path: &Path) -> Result<Component, Error> {
-    let bytes = std::fs::read(path).map_err(|cause| Error::Read {
-        path: path.to_owned(),
-        cause,
-    })?;
+    let bytes = read_file(path)?;
     let refuse = |reason: String| Error::Precompiled {
         path: path.to_owned(),
         reason,

@@ -3,7 +3,7 @@
 //! Failures *during* a request are not errors of this kind: the gateway turns them into
 //! a response (a 500 or an aborted body, see [`crate::gateway::Outcome`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Why an application could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +71,29 @@ pub enum Error {
     /// The wasm engine could not be set up (a host problem, not the app's).
     #[error("failed to set up the wasm engine: {0}")]
     Engine(String),
+}
+
+impl Error {
+    /// The file at `path` could not be read.
+    pub(crate) fn read(path: &Path, cause: std::io::Error) -> Self {
+        Self::Read {
+            path: path.to_owned(),
+            cause,
+        }
+    }
+
+    /// The component at `path` does not validate, compile or load.
+    pub(crate) fn invalid(path: &Path, e: &wasmtime::Error) -> Self {
+        Self::Invalid {
+            path: path.to_owned(),
+            reason: one_line(e),
+        }
+    }
+}
+
+/// The whole file at `path`.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|cause| Error::read(path, cause))
 }
 
 /// One line from a wasmtime error chain: its messages joined with `: `.

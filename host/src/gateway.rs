@@ -248,6 +248,16 @@ impl LogBudget {
     }
 }
 
+/// Whether a response's Content-Length is the length of the body sent with it (RFC
+/// 9110 section 8.6): not for HEAD and 304, where it is that of a body not sent, nor
+/// for 1xx and 204, which have no body at all.
+pub fn length_describes_body(status: &[u8], head_request: bool) -> bool {
+    !head_request
+        && !status.starts_with(b"1")
+        && !status.starts_with(b"204")
+        && !status.starts_with(b"304")
+}
+
 /// What became of the status and headers.
 enum Headers {
     /// No `start-response` yet.
@@ -525,12 +535,7 @@ impl Gateway {
 
     fn send_stored_headers(&mut self) -> Result<(), Violation> {
         if let Headers::Stored { status, headers } = &self.headers {
-            // RFC 9110 section 8.6: for HEAD and 304 the length is that of a body not
-            // sent; 1xx and 204 have no body at all.
-            let length_is_this_body = !self.head_request
-                && !status.starts_with(b"1")
-                && !status.starts_with(b"204")
-                && !status.starts_with(b"304");
+            let length_is_this_body = length_describes_body(status, self.head_request);
             self.declared_length = headers
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
