@@ -237,7 +237,11 @@ impl<W: Write + Send> Sink for NphSink<W> {
         let has_length = headers
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
-        self.chunked = self.protocol == "HTTP/1.1" && !has_length && !self.head_request;
+        // No framing where there is no body: HEAD, 1xx, 204, 304 (RFC 9110 section
+        // 6.4.1: a 204 or 304 must not carry Transfer-Encoding).
+        self.chunked = self.protocol == "HTTP/1.1"
+            && !has_length
+            && gateway::length_describes_body(status, self.head_request);
         let mut head = Vec::with_capacity(128 + headers.len() * 32);
         head.extend_from_slice(self.protocol.as_bytes());
         head.push(b' ');
@@ -583,6 +587,18 @@ mod tests {
             out,
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n7\r\nHello, \r\n7\r\nWorld!\n\r\n0\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn nph_responses_without_a_body_get_no_chunked_framing() {
+        for status in [&b"204 No Content"[..], b"304 Not Modified"] {
+            let out = nph(b"HTTP/1.1", b"GET", |s| {
+                s.send_headers(status, &[]).expect("headers");
+                s.finish().expect("finish");
+            });
+            let line = String::from_utf8_lossy(status);
+            assert_eq!(out, format!("HTTP/1.1 {line}\r\nConnection: close\r\n\r\n"));
+        }
     }
 
     #[test]
