@@ -1,6 +1,6 @@
 //! The CGI environ builder: arbitrary process variables (names and values that need
 //! not be UTF-8), then request headers, a request target and the defaults, each
-//! checked against a model of section 2 of gateway-semantics.md.
+//! checked against a model of section 2 of docs/GATEWAY.md.
 
 #![no_main]
 
@@ -9,8 +9,8 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use wasgi::environ::Environ;
 use wasgi_fuzz::{Token, assert_names_unique, header_key, percent_decode, plain_decimal};
+use wasgi_gateway::environ::Environ;
 
 /// The request variables a CGI program may pass on: RFC 3875 section 4.1 plus HTTPS,
 /// REMOTE_PORT and REQUEST_URI.

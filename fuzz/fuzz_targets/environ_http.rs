@@ -9,8 +9,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use wasgi::environ::{Environ, HttpRequest};
 use wasgi_fuzz::{Token, assert_names_unique, header_key, is_tchar, percent_decode};
+use wasgi_gateway::environ::{Environ, HttpRequest};
 
 /// One `X-Forwarded-For` entry.
 #[derive(Arbitrary, Debug)]

@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use wasgi::environ::Environ;
-use wasgi::gateway::{ClientFault, Violation};
-use wasgi::input::{Input, MAX_READ};
 use wasgi_fuzz::{Digits, plain_decimal};
+use wasgi_gateway::environ::Environ;
+use wasgi_gateway::gateway::Violation;
+use wasgi_gateway::input::{Input, MAX_READ};
+use wasgi_gateway::response::ClientFault;
 
 /// What the reader does on one call.
 #[derive(Arbitrary, Clone, Debug)]

@@ -1,4 +1,4 @@
-//! Status and header validation against section 3 of gateway-semantics.md, stated
+//! Status and header validation against section 3 of docs/GATEWAY.md, stated
 //! independently: a check accepts exactly what the rule allows, and whatever it
 //! accepts is a safe CGI header line.
 
@@ -6,8 +6,8 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use wasgi::validate::{check_header, check_header_list, check_status, lint_content_type};
 use wasgi_fuzz::{Digits, HOP_BY_HOP, Token, header_is_valid, is_tchar, status_is_valid};
+use wasgi_gateway::validate::{check_header, check_header_list, check_status, lint_content_type};
 
 /// Names that reach each rule: any string, a token, or a name with a rule of its own.
 #[derive(Arbitrary, Debug)]

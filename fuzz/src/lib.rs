@@ -1,6 +1,6 @@
 //! Shared pieces of the fuzz targets: input generators that reach the interesting
 //! cases often, and oracles that state each rule of
-//! `shared/reference/gateway-semantics.md` on their own, from the RFCs and wsgiref,
+//! docs/GATEWAY.md on their own, from the RFCs and wsgiref,
 //! so a target checks the crate against the rule rather than against itself.
 
 use arbitrary::{Arbitrary, Unstructured};

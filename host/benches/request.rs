@@ -24,9 +24,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use wasgi::cache::Cache;
-use wasgi::gateway::Header;
 use wasgi::input::Input;
 use wasgi::limits::GuestLimits;
+use wasgi::response::Head;
 use wasgi::{Application, Environ, Outcome, Request, Sink};
 
 /// The body both hello guests answer with.
@@ -36,7 +36,7 @@ const HELLO: &[u8] = b"Hello, World!\n";
 struct Discard(Arc<AtomicUsize>);
 
 impl Sink for Discard {
-    fn send_headers(&mut self, _status: &[u8], _headers: &[Header]) -> std::io::Result<()> {
+    fn send_headers(&mut self, _head: &Head<'_>) -> std::io::Result<()> {
         Ok(())
     }
 

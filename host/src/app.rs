@@ -14,15 +14,17 @@ use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use wasgi_gateway::environ::Environ;
+use wasgi_gateway::gateway::{Failure, Gateway, Header, Outcome, Sink, Violation};
+use wasgi_gateway::input::Input;
+use wasgi_gateway::log::LogBudget;
+use wasgi_gateway::response::{ClientFault, Head};
+
+use crate::artifact::{self, Kind, cwasm};
 use crate::cache::Cache;
-use crate::compile::{self, Kind};
-use crate::cwasm;
-use crate::environ::Environ;
 use crate::error::{Error, one_line};
-use crate::gateway::{ClientFault, Failure, Gateway, Header, Outcome, Sink, Violation};
 use crate::grants::Grants;
-use crate::input::Input;
-use crate::limits::{self, DeadlinePoll, GuestLimits, LogBudget, LogStream, MemoryLimiter};
+use crate::limits::{self, DeadlinePoll, GuestLimits, LogStream, MemoryLimiter};
 
 mod bindings {
     wasmtime::component::bindgen!({ path: "../wit", world: "app" });
@@ -111,12 +113,34 @@ impl Application {
     /// given; or loads the `.cwasm` at `path` that `wasgi compile` wrote, after
     /// checking it. Every refusal says which file and what is wrong with it.
     pub fn load(engine: &Engine, path: &Path, cache: Option<&Cache>) -> Result<Self, Error> {
-        let component = match (compile::kind(path)?, cache) {
+        let component = match (artifact::kind(path)?, cache) {
             (Kind::Precompiled, _) => cwasm::load(engine, path)?,
             (Kind::Component, Some(cache)) => cache.component(engine, path)?,
-            (Kind::Component, None) => compile::compile_file(engine, path, None)?.1,
+            (Kind::Component, None) => artifact::compile_file(engine, path, None)?.1,
         };
         Self::new(engine, path, &component)
+    }
+
+    /// `wasgi compile`: compiles the component at `app`, checks that it is a wasgi
+    /// application, and writes it to `out` as a `.cwasm` for this wasgi and `engine`'s
+    /// settings. Refuses what [`Application::load`] refuses, with the same errors.
+    /// With `notice`, says on stderr that it is compiling and how long it took.
+    pub fn compile_to(engine: &Engine, app: &Path, out: &Path, notice: bool) -> Result<(), Error> {
+        if same_file(app, out) {
+            return Err(Error::Write {
+                path: out.to_owned(),
+                cause: std::io::Error::other("it is the application being compiled"),
+            });
+        }
+        if artifact::kind(app)? == Kind::Precompiled {
+            return Err(Error::Invalid {
+                path: app.to_owned(),
+                reason: "it is already a .cwasm; compile the .wasm it was made from".to_owned(),
+            });
+        }
+        let (compiled, component) = artifact::compile_file(engine, app, notice.then_some(""))?;
+        Self::new(engine, app, &component)?;
+        cwasm::write(engine, &compiled, out)
     }
 
     /// Prepares an already compiled component.
@@ -203,7 +227,7 @@ impl Application {
     /// 500, an aborted body) and a log line.
     pub fn handle(&self, request: Request, sink: Box<dyn Sink>) -> Outcome {
         let Request { environ, input } = request;
-        let head = environ.get("REQUEST_METHOD") == Some(b"HEAD");
+        let method = environ.get("REQUEST_METHOD").unwrap_or_default().to_vec();
         let wit_environ = WitEnviron {
             url_scheme: environ.url_scheme().to_owned(),
             multithread: environ.multithread,
@@ -217,10 +241,10 @@ impl Application {
             Ok(instance) => instance,
             Err(e) => {
                 let log = LogBudget::new(self.limits.max_log);
-                return self.gateway(sink, head, log).fail_with(Failure::Trap(e));
+                return self.gateway(sink, &method, log).fail_with(Failure::Trap(e));
             }
         };
-        let gateway = self.gateway(sink, head, instance.store.data().log.clone());
+        let gateway = self.gateway(sink, &method, instance.store.data().log.clone());
         let failure = match begin(&mut instance.store, &self.limits, gateway, input) {
             Ok(()) => self.run(&mut instance, &wit_environ).err(),
             Err(failure) => Some(failure),
@@ -244,9 +268,9 @@ impl Application {
     }
 
     /// The gateway of one response.
-    fn gateway(&self, sink: Box<dyn Sink>, head: bool, log: LogBudget) -> Gateway {
+    fn gateway(&self, sink: Box<dyn Sink>, method: &[u8], log: LogBudget) -> Gateway {
         Gateway::new(sink)
-            .with_head_request(head)
+            .for_method(method)
             .with_limits(self.limits.response)
             .with_log_budget(log)
     }
@@ -376,7 +400,7 @@ impl Spares {
 struct NoRequest;
 
 impl Sink for NoRequest {
-    fn send_headers(&mut self, _: &[u8], _: &[Header]) -> std::io::Result<()> {
+    fn send_headers(&mut self, _: &Head<'_>) -> std::io::Result<()> {
         Err(std::io::Error::other("no request is in progress"))
     }
 
@@ -389,6 +413,14 @@ impl Sink for NoRequest {
     }
 
     fn abort(&mut self) {}
+}
+
+/// Whether `a` and `b` name one existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Pull chunks into the gateway until the body ends or fails.

@@ -23,7 +23,7 @@
 //! change is [`SETTLE`] old, so that a rewrite within one timestamp tick cannot hide.
 
 use std::fs;
-use std::io::Write;
+
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::compile;
+use crate::artifact::{self, write_atomically};
 use crate::error::{Error, read_file};
 
 /// Where compiled components are kept.
@@ -88,7 +88,7 @@ impl Cache {
         }
         let wasm = read_file(path)?;
         let notice = self.notice.then_some(" (first run; cached for next time)");
-        let compiled = compile::precompile(engine, path, &wasm, notice)?;
+        let compiled = artifact::precompile(engine, path, &wasm, notice)?;
         tracing::debug!("caching the compiled component as {}", entry.display());
         match self.store(&entry, &compiled) {
             // Map the stored file, as the next run will.
@@ -98,7 +98,7 @@ impl Cache {
                     "failed to write the compile cache entry {}: {e}; the next run compiles again",
                     entry.display()
                 );
-                compile::deserialize_fresh(engine, &compiled)
+                artifact::deserialize_fresh(engine, &compiled)
             }
         }
         .map_err(|e| Error::invalid(path, &e))
@@ -108,7 +108,7 @@ impl Cache {
     /// engine's settings, hashed.
     /// Remembered per file identity (see the module docs).
     fn entry_path(&self, engine: &Engine, path: &Path) -> std::io::Result<PathBuf> {
-        let fingerprint = compile::fingerprint(engine);
+        let fingerprint = artifact::fingerprint(engine);
         let file = fs::File::open(path)?;
         let before = file.metadata()?;
         let memo = {
@@ -216,24 +216,6 @@ impl Cache {
 /// The digest file beside an artifact.
 fn sum_path(entry: &Path) -> PathBuf {
     entry.with_extension("sum")
-}
-
-/// Writes `parts`, one after the other, to a temporary file beside `path`, then
-/// renames it into place: a reader sees the old file or the whole new one.
-pub(crate) fn write_atomically(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let written = fs::File::create(&tmp)
-        .and_then(|mut file| {
-            parts
-                .iter()
-                .try_for_each(|part| file.write_all(part))
-                .and_then(|()| file.sync_all())
-        })
-        .and_then(|()| fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written
 }
 
 /// A file's identity for the memos: which file (device, inode) and every trace a write

@@ -1,5 +1,5 @@
 //! The CGI front end: one request from the process environment, the response on
-//! stdout (gateway-semantics section 5).
+//! stdout (docs/GATEWAY.md section 5).
 //!
 //! This module only moves bytes. The environ comes from the pure builder in
 //! [`crate::environ`]; the ordering rules live in [`crate::gateway`].
@@ -13,9 +13,10 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-use crate::environ::Environ;
-use crate::gateway::{self, Header, Sink};
-use crate::input::Input;
+use wasgi_gateway::environ::Environ;
+use wasgi_gateway::gateway::{Header, Sink};
+use wasgi_gateway::input::{Input, MAX_READ};
+use wasgi_gateway::response::{Framing as BodyFraming, Head};
 
 /// A CGI response stream: `Status: …`, the headers, a blank line, then the body, each
 /// piece written and flushed as it comes. Nothing is added.
@@ -37,8 +38,9 @@ pub fn stdout() -> io::Result<File> {
 }
 
 impl<W: Write + Send> Sink for CgiSink<W> {
-    fn send_headers(&mut self, status: &[u8], headers: &[Header]) -> io::Result<()> {
-        self.out.write_all(&cgi_head(status, headers, None))?;
+    fn send_headers(&mut self, head: &Head<'_>) -> io::Result<()> {
+        self.out
+            .write_all(&cgi_head(head.status, head.headers, None))?;
         self.out.flush()
     }
 
@@ -55,6 +57,10 @@ impl<W: Write + Send> Sink for CgiSink<W> {
         // CGI has no way to mark a body incomplete on the wire: what was sent stays
         // sent, and the process exits non-zero (see `wasgi run --help`).
         let _ = self.out.flush();
+    }
+
+    fn is_cgi(&self) -> bool {
+        true
     }
 }
 
@@ -114,18 +120,16 @@ const LENGTH_SPOOL_MEMORY: usize = 1 << 20;
 /// the client never takes it for complete. The cost: no streaming for such bodies.
 pub struct LengthSink<W> {
     out: W,
-    head_request: bool,
     /// The response's head and the body so far, while the body is held.
     held: Option<(Vec<u8>, Vec<Header>, tempfile::SpooledTempFile)>,
     held_bytes: u64,
 }
 
 impl<W: Write + Send> LengthSink<W> {
-    /// A sink writing to `out` the response to a request made with `method`.
-    pub fn new(out: W, method: &[u8]) -> Self {
+    /// A sink writing to `out`.
+    pub fn new(out: W) -> Self {
         Self {
             out,
-            head_request: method == b"HEAD",
             held: None,
             held_bytes: 0,
         }
@@ -145,17 +149,14 @@ impl<W: Write + Send> LengthSink<W> {
 }
 
 impl<W: Write + Send> Sink for LengthSink<W> {
-    fn send_headers(&mut self, status: &[u8], headers: &[Header]) -> io::Result<()> {
-        let bodiless = !gateway::length_describes_body(status, self.head_request);
-        let declared = headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
-        if bodiless || declared {
-            self.out.write_all(&cgi_head(status, headers, None))?;
+    fn send_headers(&mut self, head: &Head<'_>) -> io::Result<()> {
+        if head.framing != BodyFraming::Open {
+            self.out
+                .write_all(&cgi_head(head.status, head.headers, None))?;
             return self.out.flush();
         }
         let body = tempfile::SpooledTempFile::new(LENGTH_SPOOL_MEMORY);
-        self.held = Some((status.to_vec(), headers.to_vec(), body));
+        self.held = Some((head.status.to_vec(), head.headers.to_vec(), body));
         Ok(())
     }
 
@@ -179,6 +180,10 @@ impl<W: Write + Send> Sink for LengthSink<W> {
 
     fn abort(&mut self) {
         let _ = self.release(self.held_bytes + 1);
+    }
+
+    fn is_cgi(&self) -> bool {
+        true
     }
 }
 
@@ -211,14 +216,13 @@ pub fn is_nph(argv0: &std::ffi::OsStr) -> bool {
 pub struct NphSink<W> {
     out: W,
     protocol: &'static str,
-    head_request: bool,
     chunked: bool,
 }
 
 impl<W: Write + Send> NphSink<W> {
     /// A sink writing the response for a request made with `protocol` (the request's
-    /// SERVER_PROTOCOL) and `method`.
-    pub fn new(out: W, protocol: &[u8], method: &[u8]) -> Self {
+    /// SERVER_PROTOCOL).
+    pub fn new(out: W, protocol: &[u8]) -> Self {
         Self {
             out,
             protocol: if protocol == b"HTTP/1.1" {
@@ -226,22 +230,22 @@ impl<W: Write + Send> NphSink<W> {
             } else {
                 "HTTP/1.0"
             },
-            head_request: method == b"HEAD",
             chunked: false,
         }
     }
 }
 
 impl<W: Write + Send> Sink for NphSink<W> {
-    fn send_headers(&mut self, status: &[u8], headers: &[Header]) -> io::Result<()> {
-        let has_length = headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
-        // No framing where there is no body: HEAD, 1xx, 204, 304 (RFC 9110 section
-        // 6.4.1: a 204 or 304 must not carry Transfer-Encoding).
-        self.chunked = self.protocol == "HTTP/1.1"
-            && !has_length
-            && gateway::length_describes_body(status, self.head_request);
+    fn send_headers(&mut self, head: &Head<'_>) -> io::Result<()> {
+        let Head {
+            status,
+            headers,
+            framing,
+        } = *head;
+        // Chunks only for a body of open length: never where there is no body (RFC
+        // 9110 section 6.4.1: a 204 or 304 must not carry Transfer-Encoding), and over
+        // HTTP/1.0 the end of the connection ends the body.
+        self.chunked = self.protocol == "HTTP/1.1" && framing == BodyFraming::Open;
         let mut head = Vec::with_capacity(128 + headers.len() * 32);
         head.extend_from_slice(self.protocol.as_bytes());
         head.push(b' ');
@@ -260,9 +264,6 @@ impl<W: Write + Send> Sink for NphSink<W> {
     }
 
     fn send_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
-        if self.head_request {
-            return Ok(());
-        }
         if self.chunked {
             write!(self.out, "{:x}\r\n", chunk.len())?;
             self.out.write_all(chunk)?;
@@ -319,6 +320,9 @@ pub fn request(
     body: Body,
 ) -> io::Result<(Environ, Input)> {
     let mut environ = Environ::from_cgi_vars(vars);
+    // wsgiref's testing defaults only for a run with no CGI variables at all (a
+    // terminal); under a web server, only what PEP 3333 wants present.
+    let testing = environ.variables().is_empty();
     if let Some(method) = &overrides.method {
         environ.set("REQUEST_METHOD", method.as_bytes());
     }
@@ -351,7 +355,11 @@ pub fn request(
             Box::new(file)
         }
     };
-    environ.apply_defaults();
+    if testing {
+        environ.apply_testing_defaults();
+    } else {
+        environ.apply_defaults();
+    }
     environ.run_once = true;
     environ.multiprocess = true;
     let input = Input::new(reader, &environ);
@@ -382,7 +390,7 @@ impl Spooled {
         let progress = Arc::new((Mutex::new(Spool::default()), Condvar::new()));
         let (writer, report) = (file.clone(), progress.clone());
         std::thread::spawn(move || {
-            let mut buf = vec![0; crate::input::MAX_READ];
+            let mut buf = vec![0; MAX_READ];
             let mut written = 0;
             let ended = loop {
                 let want = usize::try_from(limit - written).map_or(buf.len(), |l| l.min(buf.len()));
@@ -473,7 +481,15 @@ pub fn parse_header(flag: &str) -> Result<(String, Vec<u8>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::Sink;
+
+    /// The head the gateway hands a sink for this request and response.
+    fn head<'a>(method: &[u8], status: &'a [u8], headers: &'a [Header]) -> Head<'a> {
+        Head {
+            status,
+            headers,
+            framing: BodyFraming::of(status, headers, method == b"HEAD"),
+        }
+    }
 
     #[test]
     fn cgi_output_is_status_headers_blank_line_body() {
@@ -483,7 +499,8 @@ mod tests {
             ("Set-Cookie".to_owned(), b"a=1".to_vec()),
             ("Set-Cookie".to_owned(), b"b=\xe9".to_vec()),
         ];
-        sink.send_headers(b"200 OK", &headers).expect("headers");
+        sink.send_headers(&head(b"GET", b"200 OK", &headers))
+            .expect("headers");
         sink.send_chunk(b"Hello").expect("chunk");
         sink.finish().expect("finish");
         assert_eq!(
@@ -492,8 +509,8 @@ mod tests {
         );
     }
 
-    fn length_framed(method: &[u8], run: impl FnOnce(&mut LengthSink<Vec<u8>>)) -> Vec<u8> {
-        let mut sink = LengthSink::new(Vec::new(), method);
+    fn length_framed(run: impl FnOnce(&mut LengthSink<Vec<u8>>)) -> Vec<u8> {
+        let mut sink = LengthSink::new(Vec::new());
         run(&mut sink);
         sink.out
     }
@@ -501,8 +518,9 @@ mod tests {
     #[test]
     fn length_framing_holds_the_body_and_declares_its_length() {
         let ct = vec![("Content-Type".to_owned(), b"text/plain".to_vec())];
-        let whole = length_framed(b"GET", |sink| {
-            sink.send_headers(b"200 OK", &ct).expect("headers");
+        let whole = length_framed(|sink| {
+            sink.send_headers(&head(b"GET", b"200 OK", &ct))
+                .expect("headers");
             assert!(sink.out.is_empty(), "nothing goes out before the body ends");
             sink.send_chunk(b"Hello, ").expect("chunk");
             sink.send_chunk(b"World!").expect("chunk");
@@ -513,8 +531,9 @@ mod tests {
             b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"
         );
         // An abort declares one byte more than it sends: the body is seen to be short.
-        let aborted = length_framed(b"GET", |sink| {
-            sink.send_headers(b"200 OK", &ct).expect("headers");
+        let aborted = length_framed(|sink| {
+            sink.send_headers(&head(b"GET", b"200 OK", &ct))
+                .expect("headers");
             sink.send_chunk(b"first").expect("chunk");
             sink.abort();
         });
@@ -527,15 +546,17 @@ mod tests {
     #[test]
     fn length_framing_streams_what_needs_no_length() {
         let declared = vec![("Content-Length".to_owned(), b"5".to_vec())];
-        let streamed = length_framed(b"GET", |sink| {
-            sink.send_headers(b"200 OK", &declared).expect("headers");
+        let streamed = length_framed(|sink| {
+            sink.send_headers(&head(b"GET", b"200 OK", &declared))
+                .expect("headers");
             sink.send_chunk(b"ab").expect("chunk");
             assert_eq!(sink.out, b"Status: 200 OK\r\nContent-Length: 5\r\n\r\nab");
         });
         assert!(streamed.ends_with(b"ab"));
         for (method, status) in [(&b"HEAD"[..], &b"200 OK"[..]), (b"GET", b"204 No Content")] {
-            let bodiless = length_framed(method, |sink| {
-                sink.send_headers(status, &[]).expect("headers");
+            let bodiless = length_framed(|sink| {
+                sink.send_headers(&head(method, status, &[]))
+                    .expect("headers");
                 sink.finish().expect("finish");
             });
             assert_eq!(bodiless, [b"Status: ", status, b"\r\n\r\n"].concat());
@@ -558,8 +579,8 @@ mod tests {
     }
 
     /// An NPH response with its Date line taken out (it changes every second).
-    fn nph(protocol: &[u8], method: &[u8], run: impl FnOnce(&mut NphSink<Vec<u8>>)) -> String {
-        let mut sink = NphSink::new(Vec::new(), protocol, method);
+    fn nph(protocol: &[u8], run: impl FnOnce(&mut NphSink<Vec<u8>>)) -> String {
+        let mut sink = NphSink::new(Vec::new(), protocol);
         run(&mut sink);
         let text = String::from_utf8(sink.out).expect("utf-8");
         let (line, rest) = text.split_once("\r\n").expect("status line");
@@ -577,8 +598,9 @@ mod tests {
 
     #[test]
     fn nph_http11_frames_the_body_as_chunks_and_ends_it() {
-        let out = nph(b"HTTP/1.1", b"GET", |s| {
-            s.send_headers(b"200 OK", &text_plain()).expect("headers");
+        let out = nph(b"HTTP/1.1", |s| {
+            s.send_headers(&head(b"GET", b"200 OK", &text_plain()))
+                .expect("headers");
             s.send_chunk(b"Hello, ").expect("chunk");
             s.send_chunk(b"World!\n").expect("chunk");
             s.finish().expect("finish");
@@ -592,8 +614,8 @@ mod tests {
     #[test]
     fn nph_responses_without_a_body_get_no_chunked_framing() {
         for status in [&b"204 No Content"[..], b"304 Not Modified"] {
-            let out = nph(b"HTTP/1.1", b"GET", |s| {
-                s.send_headers(status, &[]).expect("headers");
+            let out = nph(b"HTTP/1.1", |s| {
+                s.send_headers(&head(b"GET", status, &[])).expect("headers");
                 s.finish().expect("finish");
             });
             let line = String::from_utf8_lossy(status);
@@ -603,8 +625,9 @@ mod tests {
 
     #[test]
     fn an_nph_abort_leaves_the_last_chunk_out() {
-        let out = nph(b"HTTP/1.1", b"GET", |s| {
-            s.send_headers(b"200 OK", &text_plain()).expect("headers");
+        let out = nph(b"HTTP/1.1", |s| {
+            s.send_headers(&head(b"GET", b"200 OK", &text_plain()))
+                .expect("headers");
             s.send_chunk(b"first\n").expect("chunk");
             s.abort();
         });
@@ -614,8 +637,9 @@ mod tests {
     #[test]
     fn nph_keeps_the_apps_content_length_and_http10_and_head_have_no_chunks() {
         let with_length = vec![("Content-Length".to_owned(), b"3".to_vec())];
-        let out = nph(b"HTTP/1.1", b"GET", |s| {
-            s.send_headers(b"200 OK", &with_length).expect("headers");
+        let out = nph(b"HTTP/1.1", |s| {
+            s.send_headers(&head(b"GET", b"200 OK", &with_length))
+                .expect("headers");
             s.send_chunk(b"abc").expect("chunk");
             s.finish().expect("finish");
         });
@@ -623,8 +647,8 @@ mod tests {
             out,
             "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
         );
-        let old = nph(b"HTTP/1.0", b"GET", |s| {
-            s.send_headers(b"404 Not Found", &text_plain())
+        let old = nph(b"HTTP/1.0", |s| {
+            s.send_headers(&head(b"GET", b"404 Not Found", &text_plain()))
                 .expect("headers");
             s.send_chunk(b"gone").expect("chunk");
             s.finish().expect("finish");
@@ -633,13 +657,14 @@ mod tests {
             old,
             "HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\ngone"
         );
-        let head = nph(b"HTTP/1.1", b"HEAD", |s| {
-            s.send_headers(b"200 OK", &text_plain()).expect("headers");
-            s.send_chunk(b"not sent").expect("chunk");
+        // The gateway hands an NPH sink no body for HEAD (see the gateway's tests).
+        let to_head = nph(b"HTTP/1.1", |s| {
+            s.send_headers(&head(b"HEAD", b"200 OK", &text_plain()))
+                .expect("headers");
             s.finish().expect("finish");
         });
         assert_eq!(
-            head,
+            to_head,
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
         );
     }

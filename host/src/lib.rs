@@ -18,8 +18,8 @@
 //! - [`cgi`]: the CGI front end (`wasgi run`);
 //! - [`serve`]: the HTTP front end (`wasgi serve`).
 //!
-//! The first four need no wasmtime: built without the default `runtime` feature, the
-//! crate is that pure core alone (the fuzz targets in `fuzz/` use it so).
+//! The first three are the gateway core, its own crate (`wasgi-gateway`, re-exported
+//! here), which has no wasmtime in it: the fuzz targets in `fuzz/` build on it alone.
 //!
 //! Running one request, CGI style:
 //!
@@ -37,32 +37,18 @@
 //! # }
 //! ```
 
-#[cfg(feature = "runtime")]
 pub mod app;
-#[cfg(feature = "runtime")]
+pub mod artifact;
 pub mod cache;
-#[cfg(feature = "runtime")]
 pub mod cgi;
-#[cfg(feature = "runtime")]
-mod compile;
-#[cfg(feature = "runtime")]
-pub mod cwasm;
-pub mod environ;
-#[cfg(feature = "runtime")]
 mod error;
-pub mod gateway;
-#[cfg(feature = "runtime")]
 pub mod grants;
-pub mod input;
-#[cfg(feature = "runtime")]
 pub mod limits;
-#[cfg(feature = "runtime")]
 pub mod serve;
-pub mod validate;
 
-#[cfg(feature = "runtime")]
+/// The gateway core, re-exported: it is its own crate (`wasgi-gateway`, no wasmtime).
+pub use wasgi_gateway::{environ, gateway, input, log, response, validate};
+
 pub use app::{Application, Request, engine, pooled_engine};
-pub use environ::Environ;
-#[cfg(feature = "runtime")]
 pub use error::Error;
-pub use gateway::{Outcome, Sink};
+pub use wasgi_gateway::{Environ, Outcome, Sink};

@@ -25,7 +25,8 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 use wasmtime_wasi::runtime::in_tokio;
 use wasmtime_wasi_io::bindings::wasi::io::poll as async_poll;
 
-pub use crate::gateway::{LogBudget, ResponseLimits};
+pub use wasgi_gateway::log::LogBudget;
+pub use wasgi_gateway::response::ResponseLimits;
 
 /// How often the epoch advances: the granularity of `--timeout`.
 pub const TICK: Duration = Duration::from_millis(10);

@@ -37,10 +37,13 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
+use wasgi_gateway::environ::{Environ, HttpRequest};
+use wasgi_gateway::gateway::Outcome;
+use wasgi_gateway::input::Input;
+use wasgi_gateway::response::ErrorPage;
+use wasgi_gateway::validate;
+
 use crate::app::{Application, Request};
-use crate::environ::{Environ, HttpRequest};
-use crate::gateway::Outcome;
-use crate::input::Input;
 
 mod exchange;
 use exchange::{BodyReader, ChunkBody, HttpSink, pump_body};
@@ -170,11 +173,13 @@ pub async fn serve(
 async fn closed_with_error(stream: &TcpStream, e: &hyper::Error, read_timeout: Duration) {
     if e.is_timeout() {
         tracing::info!("closed a connection whose request head took over {read_timeout:?}");
-        let _ = write_all(
-            stream,
-            b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-        )
-        .await;
+        let response = [
+            b"HTTP/1.1 ",
+            ErrorPage::RequestTimeout.status(),
+            b"\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        ]
+        .concat();
+        let _ = write_all(stream, &response).await;
     } else if !e.is_incomplete_message() {
         tracing::debug!("connection ended with an error: {e}");
     }
@@ -195,18 +200,21 @@ async fn write_all(stream: &TcpStream, mut data: &[u8]) -> io::Result<()> {
 /// The response body type: either a fixed body or the guest's chunks as they come.
 pub type ResponseBody = BoxBody<Bytes, io::Error>;
 
-fn fixed(status: StatusCode, text: &'static str) -> Response<ResponseBody> {
+/// One of wasgi's own error pages, with the status line the gateway would send.
+fn fixed(page: ErrorPage) -> Response<ResponseBody> {
     let mut response = Response::new(
-        Full::new(Bytes::from_static(text.as_bytes()))
+        Full::new(Bytes::from_static(page.body()))
             .map_err(|n| match n {})
             .boxed(),
     );
+    let status = StatusCode::from_u16(page.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     *response.status_mut() = status;
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        // RFC 9110's name, as the gateway's own 413 says it.
-        response
-            .extensions_mut()
-            .insert(hyper::ext::ReasonPhrase::from_static(b"Content Too Large"));
+    let reason = &page.status()[4..];
+    if status.canonical_reason().map(str::as_bytes) != Some(reason) {
+        // RFC 9110's names (413 Content Too Large), as the gateway says them.
+        if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(reason) {
+            response.extensions_mut().insert(reason);
+        }
     }
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
@@ -235,20 +243,12 @@ async fn handle(
     let declared = request
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        .and_then(|v| validate::content_length(v.as_bytes()));
     if declared.is_some_and(|n| n > shared.limits.max_body_bytes) {
-        log.early(StatusCode::PAYLOAD_TOO_LARGE);
-        return fixed(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "The request body is larger than this server accepts.",
-        );
+        return log.early(ErrorPage::ContentTooLarge);
     }
     let Some(slot) = admit(&shared).await else {
-        log.early(StatusCode::SERVICE_UNAVAILABLE);
-        return fixed(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The server is busy. Try again later.",
-        );
+        return log.early(ErrorPage::Busy);
     };
     let (parts, body) = request.into_parts();
     let headers: Vec<(&str, &[u8])> = parts
@@ -311,10 +311,7 @@ async fn handle(
         Ok(head) => head.into_response(ChunkBody::new(chunk_rx, aborted).boxed()),
         // The gateway always sends a head before it finishes (its own 500 if need be);
         // none means the request thread died.
-        Err(_) => fixed(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "A server error occurred.  Please contact the administrator.",
-        ),
+        Err(_) => fixed(ErrorPage::Internal),
     }
 }
 
@@ -351,9 +348,11 @@ struct AccessLog {
 }
 
 impl AccessLog {
-    fn early(&self, status: StatusCode) {
-        self.status.store(status.as_u16(), Ordering::Relaxed);
+    /// Answers with `page` before the guest ran, and logs it.
+    fn early(&self, page: ErrorPage) -> Response<ResponseBody> {
+        self.status.store(page.code(), Ordering::Relaxed);
         self.done(Outcome::Failed);
+        fixed(page)
     }
 
     fn done(&self, outcome: Outcome) {

@@ -17,8 +17,10 @@ use hyper::{Response, StatusCode};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
+use wasgi_gateway::gateway::Sink;
+use wasgi_gateway::response::Head as ResponseHead;
+
 use super::ResponseBody;
-use crate::gateway::{Header, Sink};
 
 /// Moves the request body from hyper to the guest's reader, a piece at a time, with
 /// the body limits applied.
@@ -150,7 +152,13 @@ fn gone() -> io::Error {
 }
 
 impl Sink for HttpSink {
-    fn send_headers(&mut self, status: &[u8], headers: &[Header]) -> io::Result<()> {
+    fn send_headers(&mut self, head: &ResponseHead<'_>) -> io::Result<()> {
+        // hyper frames the body itself, from the request's method, the status and the
+        // Content-Length: the gateway's framing agrees, and a body that has none
+        // never reaches this sink.
+        let ResponseHead {
+            status, headers, ..
+        } = *head;
         let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
         let code = StatusCode::from_bytes(&status[..3])
             .map_err(|e| invalid(format!("status code: {e}")))?;

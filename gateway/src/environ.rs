@@ -3,12 +3,11 @@
 //! A pure module (no wasmtime, no process state) so every rule is a plain unit test.
 //! Values are raw bytes end to end: nothing here decodes or re-encodes them, so bytes
 //! that are not UTF-8 reach the guest as they came. The rules are in
-//! `shared/reference/gateway-semantics.md` section 2; RFC 3875 section 4.1 names the
+//! docs/GATEWAY.md section 2; RFC 3875 section 4.1 names the
 //! variables.
 
 use std::ffi::OsString;
 use std::net::IpAddr;
-use std::os::unix::ffi::OsStrExt;
 
 /// The CGI variables a request may carry (RFC 3875 section 4.1, plus HTTPS, REMOTE_PORT
 /// and REQUEST_URI, which servers commonly set). Host paths such as PATH_TRANSLATED,
@@ -88,7 +87,7 @@ impl Environ {
         let mut environ = Self::new();
         for (name, value) in vars {
             if let Some(name) = name.to_str().filter(|n| is_request_variable(n)) {
-                environ.set(name, value.as_bytes());
+                environ.set(name, value.as_encoded_bytes());
             }
         }
         environ
@@ -147,15 +146,30 @@ impl Environ {
     }
 
     /// Fills what is missing with wsgiref's `util.setup_testing_defaults`, so an
-    /// application run from a terminal sees a sensible request: GET of `/` on
-    /// `localhost` port 80 (443 under HTTPS) over HTTP/1.0. SCRIPT_NAME and PATH_INFO are
-    /// both always present afterwards (either may be empty).
+    /// application run from a terminal, with no CGI variables at all, sees a sensible
+    /// request: GET of `/` on `localhost` port 80 (443 under HTTPS) over HTTP/1.0, with
+    /// HTTP_HOST as wsgiref sets it. SCRIPT_NAME and PATH_INFO are both always present
+    /// afterwards (either may be empty).
+    pub fn apply_testing_defaults(&mut self) {
+        self.fill_defaults(true);
+    }
+
+    /// Fills what PEP 3333 wants present and a server left out, for a request a web
+    /// server described: [`Self::apply_testing_defaults`] but for HTTP_HOST, which
+    /// stays absent when the request carried no Host (as PEP 3333's own CGI gateway
+    /// shows it).
     pub fn apply_defaults(&mut self) {
+        self.fill_defaults(false);
+    }
+
+    fn fill_defaults(&mut self, testing: bool) {
         self.set_default("REQUEST_METHOD", "GET");
         self.set_default("SERVER_NAME", "localhost");
         self.set_default("SERVER_PROTOCOL", "HTTP/1.0");
-        let host = self.get("SERVER_NAME").unwrap_or_default().to_vec();
-        self.set_default("HTTP_HOST", host);
+        if testing {
+            let host = self.get("SERVER_NAME").unwrap_or_default().to_vec();
+            self.set_default("HTTP_HOST", host);
+        }
         if self.get("SCRIPT_NAME").is_none() && self.get("PATH_INFO").is_none() {
             self.set("PATH_INFO", "/");
         }

@@ -1,6 +1,7 @@
 //! Unit tests of the gateway core: each PEP 3333 rule against a recording sink.
 
 use super::*;
+use crate::response::ErrorPage;
 use std::sync::{Arc, Mutex};
 
 /// A sink that records what it was asked to do, as text, and can fail on demand.
@@ -8,6 +9,10 @@ use std::sync::{Arc, Mutex};
 struct Recorder {
     log: Arc<Mutex<Vec<String>>>,
     fail_chunks: bool,
+    /// Stands for a CGI sink ([`Sink::is_cgi`]).
+    cgi: bool,
+    /// The framing of each head sent.
+    framings: Arc<Mutex<Vec<Framing>>>,
 }
 
 impl Recorder {
@@ -20,7 +25,13 @@ impl Recorder {
 }
 
 impl Sink for Recorder {
-    fn send_headers(&mut self, status: &[u8], headers: &[Header]) -> io::Result<()> {
+    fn send_headers(&mut self, head: &Head<'_>) -> io::Result<()> {
+        let Head {
+            status,
+            headers,
+            framing,
+        } = *head;
+        self.framings.lock().expect("lock").push(framing);
         let hs: Vec<String> = headers
             .iter()
             .map(|(n, v)| format!("{n}={}", String::from_utf8_lossy(v)))
@@ -45,6 +56,9 @@ impl Sink for Recorder {
     }
     fn abort(&mut self) {
         self.push("abort".into());
+    }
+    fn is_cgi(&self) -> bool {
+        self.cgi
     }
 }
 
@@ -310,7 +324,7 @@ fn a_body_shorter_than_its_content_length_is_aborted() {
 #[test]
 fn a_head_response_declares_a_length_it_does_not_send() {
     let rec = Recorder::default();
-    let mut gw = Gateway::new(Box::new(rec.clone())).with_head_request(true);
+    let mut gw = Gateway::new(Box::new(rec.clone())).for_method(b"HEAD");
     gw.start_response(b"200 OK".to_vec(), with_length("14"), None)
         .expect("ok");
     assert_eq!(gw.finish(None), Outcome::Completed);
@@ -481,4 +495,63 @@ fn guest_text_in_the_log_draws_on_the_log_budget() {
     let shared = LogBudget::new(4);
     assert_eq!(shared.clone().take(3), 3);
     assert_eq!(shared.take(3), 1, "clones share one budget");
+}
+
+/// A gateway for a `method` request whose sink is (or is not) a CGI response.
+fn for_request(method: &[u8], cgi: bool) -> (Gateway, Recorder) {
+    let rec = Recorder {
+        cgi,
+        ..Recorder::default()
+    };
+    (Gateway::new(Box::new(rec.clone())).for_method(method), rec)
+}
+
+#[test]
+fn the_gateway_decides_the_framing_once_from_the_request_and_the_head() {
+    let cases: [(&[u8], &[u8], Option<&str>, Framing); 7] = [
+        (b"GET", b"200 OK", None, Framing::Open),
+        (b"GET", b"200 OK", Some("5"), Framing::Length(5)),
+        (b"HEAD", b"200 OK", Some("5"), Framing::None),
+        (b"HEAD", b"200 OK", None, Framing::None),
+        (b"GET", b"204 No Content", None, Framing::None),
+        (b"GET", b"304 Not Modified", Some("5"), Framing::None),
+        (b"GET", b"103 Early Hints", None, Framing::None),
+    ];
+    for (method, status, length, want) in cases {
+        let (mut gw, rec) = for_request(method, false);
+        let headers = length.map_or_else(ct, with_length);
+        gw.start_response(status.to_vec(), headers, None)
+            .expect("valid");
+        gw.finish(None);
+        assert_eq!(*rec.framings.lock().expect("lock"), [want], "{status:?}");
+    }
+}
+
+#[test]
+fn a_response_without_a_body_sends_none_of_the_apps_bytes_except_to_cgi() {
+    for (cgi, want_chunks) in [(false, 0), (true, 1)] {
+        for (method, status) in [(&b"HEAD"[..], &b"200 OK"[..]), (b"GET", b"204 No Content")] {
+            let (mut gw, rec) = for_request(method, cgi);
+            gw.start_response(status.to_vec(), Vec::new(), None)
+                .expect("valid");
+            gw.write(b"not for the client").expect("taken");
+            assert_eq!(gw.finish(None), Outcome::Completed);
+            let chunks = rec.take().iter().filter(|l| l.starts_with("chunk")).count();
+            assert_eq!(chunks, want_chunks, "cgi {cgi}, {status:?}");
+        }
+    }
+}
+
+#[test]
+fn the_error_page_of_a_head_request_has_no_body_but_over_cgi() {
+    for (cgi, body) in [(false, false), (true, true)] {
+        let (gw, rec) = for_request(b"HEAD", cgi);
+        assert_eq!(gw.fail_with(Failure::App("x".into())), Outcome::Failed);
+        let page = format!(
+            "chunk {}",
+            String::from_utf8_lossy(ErrorPage::Internal.body())
+        );
+        assert_eq!(rec.take().contains(&page), body, "cgi {cgi}");
+        assert_eq!(*rec.framings.lock().expect("lock"), [Framing::None]);
+    }
 }

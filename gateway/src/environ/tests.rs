@@ -72,7 +72,7 @@ fn names_that_are_not_utf8_are_skipped() {
 #[test]
 fn defaults_follow_wsgiref_setup_testing_defaults() {
     let mut env = Environ::new();
-    env.apply_defaults();
+    env.apply_testing_defaults();
     let expect: Vec<(String, Vec<u8>)> = [
         ("REQUEST_METHOD", "GET"),
         ("SERVER_NAME", "localhost"),
@@ -105,9 +105,19 @@ fn defaults_never_override_what_the_request_set() {
         Some(&b""[..]),
         "PATH_INFO empty, not /"
     );
-    assert_eq!(env.get("HTTP_HOST"), Some(&b"example.org"[..]));
     assert_eq!(env.get("SERVER_PORT"), Some(&b"443"[..]));
     assert_eq!(env.url_scheme(), "https");
+    assert_eq!(
+        env.get("HTTP_HOST"),
+        None,
+        "a request without Host shows none, as PEP 3333's gateway does"
+    );
+    env.apply_testing_defaults();
+    assert_eq!(
+        env.get("HTTP_HOST"),
+        Some(&b"example.org"[..]),
+        "testing defaults: HTTP_HOST follows SERVER_NAME, as wsgiref's"
+    );
 }
 
 #[test]

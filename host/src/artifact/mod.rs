@@ -1,10 +1,12 @@
-//! Compiling components: the one place wasgi runs Cranelift.
+//! Compiled artifacts: what a file is, compiling it, and loading compiled code.
 //!
-//! Every compile goes through [`precompile`], whether for the cache, for `--no-cache`
-//! or for `wasgi compile`; a load from the cache or from a `.cwasm` never comes here.
-//! This module also tells what a file is before anything reads all of it (a
-//! component, a core module, a `.cwasm`, a foreign precompiled file) and what engine
-//! settings a compiled form belongs to.
+//! The one place wasgi runs Cranelift: every compile goes through [`precompile`],
+//! whether for the cache, for `--no-cache` or for `wasgi compile`; a load from the
+//! cache or from a `.cwasm` never comes here. This module also tells what a file is
+//! before anything reads all of it (a component, a core module, a `.cwasm`, a foreign
+//! precompiled file), what engine settings a compiled form belongs to, and ([`cwasm`])
+//! the `.cwasm` format. It knows nothing of applications or caches: the loader
+//! ([`crate::app`]) and the cache ([`crate::cache`]) use it, never the reverse.
 
 use std::hash::{Hash, Hasher};
 use std::io::Read as _;
@@ -14,8 +16,9 @@ use std::time::Instant;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::cwasm;
 use crate::error::{Error, read_file};
+
+pub mod cwasm;
 
 /// What an application file holds, judged by its first bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,6 +107,25 @@ pub(crate) fn compile_file(
     let compiled = precompile(engine, path, &wasm, notice)?;
     let component = deserialize_fresh(engine, &compiled).map_err(|e| Error::invalid(path, &e))?;
     Ok((compiled, component))
+}
+
+/// Writes `parts`, one after the other, to a temporary file beside `path`, then
+/// renames it into place: a reader sees the old file or the whole new one.
+pub(crate) fn write_atomically(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut file| {
+            use std::io::Write as _;
+            parts
+                .iter()
+                .try_for_each(|part| file.write_all(part))
+                .and_then(|()| file.sync_all())
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Loads compiled bytes that this process just produced.

@@ -2,7 +2,7 @@
 //!
 //! Each refusal is a message that names the rule it enforces, so a guest author reading
 //! the log knows what to fix. The rules and their sources are in
-//! `shared/reference/gateway-semantics.md` section 3 (wsgiref `handlers.py`,
+//! docs/GATEWAY.md section 3 (wsgiref `handlers.py`,
 //! `headers.py`, `util.py` and `validate.py`).
 
 use std::fmt::Write as _;
@@ -97,7 +97,7 @@ pub fn check_header(name: &str, value: &[u8]) -> Result<(), String> {
 }
 
 /// A Content-Length value as a number of bytes: digits only, fitting in a `u64`.
-pub(crate) fn content_length(value: &[u8]) -> Option<u64> {
+pub fn content_length(value: &[u8]) -> Option<u64> {
     if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -122,13 +122,13 @@ pub fn check_header_list(headers: &[(String, Vec<u8>)]) -> Result<(), String> {
 /// `wsgiref.validate`'s Content-Type rule, as a lint: a diagnostic for the log, never
 /// a refusal. Returns the complaint, if any.
 pub fn lint_content_type(status: &[u8], headers: &[(String, Vec<u8>)]) -> Option<String> {
-    let bodiless = status.starts_with(b"204") || status.starts_with(b"304");
+    let bodiless = !crate::response::has_body(status);
     let has = headers
         .iter()
         .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
     match (bodiless, has) {
         (false, false) => Some(format!(
-            "response {} has no Content-Type header (wsgiref.validate wants one unless the status is 204 or 304)",
+            "response {} has no Content-Type header (wsgiref.validate wants one unless the status carries no body: 1xx, 204, 304)",
             quote(status),
         )),
         (true, true) => Some(format!(

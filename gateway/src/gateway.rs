@@ -2,26 +2,29 @@
 //!
 //! [`Gateway`] holds what a WSGI server holds for one response (the stored status and
 //! headers, whether they went out, whether the response ended) and enforces every
-//! ordering guard of `shared/reference/gateway-semantics.md` sections 1, 3, 4 and 6.
+//! ordering guard of docs/GATEWAY.md sections 1, 3, 4, 6 and 7.
 //! Front ends never check anything themselves: they hand the core a [`Sink`] that
 //! knows only how to put bytes on their wire (CGI stdout, an HTTP connection). No
 //! wasmtime here either: the driver in [`crate::app`] feeds it what the guest does.
 
 use std::io;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crate::log::LogBudget;
+use crate::response::{ClientFault, ErrorPage, Framing, Head, ResponseLimits};
 use crate::validate;
 
 /// A response header as the guest gave it: name, raw value.
 pub type Header = (String, Vec<u8>);
 
 /// Where a response goes. A front end implements this and nothing else: the order of
-/// calls is the core's job. `send_headers` is called at most once and always before
-/// `send_chunk`; after `finish` or `abort` nothing more is called.
+/// calls, and every decision about the response (its framing, whether a body goes
+/// out at all, the error page), is the core's job. `send_headers` is called at most
+/// once and always before `send_chunk`; after `finish` or `abort` nothing more is
+/// called.
 pub trait Sink: Send {
-    /// Put the status line and headers on the wire, exactly as given.
-    fn send_headers(&mut self, status: &[u8], headers: &[Header]) -> io::Result<()>;
+    /// Put the head on the wire: the status line and headers exactly as given, framed
+    /// as `head.framing` says.
+    fn send_headers(&mut self, head: &Head<'_>) -> io::Result<()>;
     /// Put one non-empty body chunk on the wire and flush it.
     fn send_chunk(&mut self, chunk: &[u8]) -> io::Result<()>;
     /// The response is complete.
@@ -29,11 +32,19 @@ pub trait Sink: Send {
     /// The response cannot complete after its headers went out: end it so that the
     /// client can tell (an aborted connection, an unterminated chunked body).
     fn abort(&mut self);
+    /// Whether this is a CGI response, whose bytes go to a web server rather than the
+    /// client. Such a sink also gets the body of a response framed
+    /// [`Framing::None`], as PEP 3333's own CGI gateway writes it: the server drops it
+    /// (RFC 3875 section 4.3.2 says it must). Any other sink never sees those bytes.
+    fn is_cgi(&self) -> bool {
+        false
+    }
 }
 
-/// A broken gateway rule, as returned to the guest (the WIT `gateway-error`).
+/// A broken gateway rule, as returned to the guest (the WIT `gateway-error`, which
+/// mirrors it case for case: so not `non_exhaustive`, and a new rule is a compile
+/// error wherever it is mapped).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum Violation {
     /// `write` or a body chunk before `start-response`.
     #[error("write() before start_response()")]
@@ -94,170 +105,6 @@ pub enum Outcome {
     Aborted,
 }
 
-/// The status of the generic error response (gateway-semantics section 6).
-pub const ERROR_STATUS: &[u8] = b"500 Internal Server Error";
-/// The body of the generic error response: wsgiref's `error_body`. Never the error
-/// itself, which goes to the log.
-pub const ERROR_BODY: &[u8] = b"A server error occurred.  Please contact the administrator.";
-
-/// A failure the client caused, which the error response names instead of the
-/// generic 500 (when it comes before the headers went out).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientFault {
-    /// The request body stopped arriving: `408 Request Timeout`.
-    Timeout,
-    /// The request body is larger than the server allows: `413 Content Too Large`.
-    TooLarge,
-}
-
-impl ClientFault {
-    /// The status and body of the error response.
-    fn response(self) -> (&'static [u8], &'static [u8]) {
-        match self {
-            Self::Timeout => (
-                b"408 Request Timeout",
-                b"The request body took too long to arrive.",
-            ),
-            Self::TooLarge => (
-                b"413 Content Too Large",
-                b"The request body is larger than this server accepts.",
-            ),
-        }
-    }
-}
-
-/// Caps on one response, beyond the rules: how many headers, how many bytes of status
-/// line and headers, how many body bytes. Each is named after the flag that sets it,
-/// and a response past one fails as section 6 says (500 before its headers went out,
-/// aborted after), with a log line naming the limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ResponseLimits {
-    /// Headers one `start-response` may set (`--max-response-headers`).
-    pub max_headers: usize,
-    /// Bytes of the status line plus every `name: value` (`--max-response-header-bytes`).
-    pub max_header_bytes: usize,
-    /// Body bytes (`--max-output`); `None`, no limit.
-    pub max_output: Option<u64>,
-}
-
-impl ResponseLimits {
-    /// The defaults, in every mode: 100 headers, 64 KiB of them, any body length.
-    pub const DEFAULT: Self = Self {
-        max_headers: 100,
-        max_header_bytes: 64 * 1024,
-        max_output: None,
-    };
-
-    /// Refuses a status line and header list over the caps, before any rule is
-    /// checked (a 100 000-header list is not validated one by one).
-    fn check(&self, status: &[u8], headers: &[Header]) -> Result<(), Violation> {
-        let max = self.max_header_bytes;
-        if status.len() > max {
-            return Err(Violation::InvalidStatus(format!(
-                "limit: the status line is {} bytes, past --max-response-header-bytes of {max}",
-                status.len()
-            )));
-        }
-        if headers.len() > self.max_headers {
-            return Err(Violation::InvalidHeader(format!(
-                "limit: {} headers, past --max-response-headers of {}",
-                headers.len(),
-                self.max_headers
-            )));
-        }
-        let bytes = headers.iter().fold(status.len(), |sum, (n, v)| {
-            sum.saturating_add(n.len() + 2 + v.len())
-        });
-        if bytes > max {
-            return Err(Violation::InvalidHeader(format!(
-                "limit: the status line and headers take {bytes} bytes, past --max-response-header-bytes of {max}"
-            )));
-        }
-        Ok(())
-    }
-}
-
-impl Default for ResponseLimits {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
-
-/// The guest's share of the host's log for one request (`--max-log`): what it writes
-/// to stdout and stderr and the text it hands the gateway (error messages, exc_info)
-/// all draw on it. Past it the rest is dropped, with one log line saying so. Clones
-/// share the budget.
-#[derive(Clone, Debug)]
-pub struct LogBudget(Arc<Budget>);
-
-#[derive(Debug)]
-struct Budget {
-    left: AtomicUsize,
-    max: usize,
-    /// Something was dropped (and that was logged, once).
-    dropped: AtomicBool,
-}
-
-impl LogBudget {
-    /// A budget of `max` bytes.
-    pub fn new(max: usize) -> Self {
-        Self(Arc::new(Budget {
-            left: AtomicUsize::new(max),
-            max,
-            dropped: AtomicBool::new(false),
-        }))
-    }
-
-    /// Refills the budget to its `max` bytes, for the next request of a reused
-    /// instance.
-    pub fn refill(&self) {
-        self.0.left.store(self.0.max, Ordering::Relaxed);
-        self.0.dropped.store(false, Ordering::Relaxed);
-    }
-
-    /// Takes up to `len` bytes from the budget and returns how many may be logged;
-    /// the first shortfall is logged.
-    pub fn take(&self, len: usize) -> usize {
-        let budget = &self.0;
-        let left = budget
-            .left
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                Some(left.saturating_sub(len))
-            })
-            .unwrap_or_default();
-        let allowed = left.min(len);
-        if allowed < len && !budget.dropped.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                "limit: the guest wrote more than its --max-log of {} bytes to the log; the rest is dropped",
-                budget.max
-            );
-        }
-        allowed
-    }
-
-    /// `text` as much as the budget allows of it, for a log line.
-    pub fn clip(&self, text: &str) -> String {
-        let mut end = self.take(text.len());
-        if end == text.len() {
-            return text.to_owned();
-        }
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        format!("{}... ({} bytes dropped)", &text[..end], text.len() - end)
-    }
-}
-
-/// Whether a response's Content-Length is the length of the body sent with it (RFC
-/// 9110 section 8.6): not for HEAD and 304, where it is that of a body not sent, nor
-/// for 1xx and 204, which have no body at all.
-pub fn length_describes_body(status: &[u8], head_request: bool) -> bool {
-    !head_request
-        && !status.starts_with(b"1")
-        && !status.starts_with(b"204")
-        && !status.starts_with(b"304")
-}
-
 /// What became of the status and headers.
 enum Headers {
     /// No `start-response` yet.
@@ -287,10 +134,9 @@ pub struct Gateway {
     headers: Headers,
     phase: Phase,
     body_bytes: u64,
-    /// The Content-Length the application declared, once its headers went out, when
-    /// it is the length of this body (not for HEAD, 1xx, 204 or 304).
-    declared_length: Option<u64>,
-    /// The request is HEAD: its response's Content-Length describes a body not sent.
+    /// How the body is framed, once the headers went out.
+    framing: Framing,
+    /// The request is HEAD: its response carries no body.
     head_request: bool,
     client_fault: Option<ClientFault>,
     limits: ResponseLimits,
@@ -305,7 +151,7 @@ impl Gateway {
             headers: Headers::None,
             phase: Phase::Open,
             body_bytes: 0,
-            declared_length: None,
+            framing: Framing::Open,
             head_request: false,
             client_fault: None,
             limits: ResponseLimits::DEFAULT,
@@ -325,10 +171,11 @@ impl Gateway {
         self
     }
 
-    /// Marks the request as HEAD (or not): then the response's Content-Length is the
-    /// length of the body a GET would get, and no body is held to it.
-    pub fn with_head_request(mut self, head: bool) -> Self {
-        self.head_request = head;
+    /// The response answers a request made with `method`: for HEAD it carries no body
+    /// (its Content-Length is that of the body a GET would get, and no body is held to
+    /// it).
+    pub fn for_method(mut self, method: &[u8]) -> Self {
+        self.head_request = method == b"HEAD";
         self
     }
 
@@ -409,15 +256,15 @@ impl Gateway {
             )));
         }
         self.send_stored_headers()?;
-        if let Some(declared) = self.declared_length.filter(|&d| total > d) {
+        if let Framing::Length(declared) = self.framing
+            && total > declared
+        {
             self.abort();
             return Err(Violation::OutputClosed(format!(
                 "the body is longer than its Content-Length of {declared} bytes: the response is aborted"
             )));
         }
-        if let Err(e) = self.sink.send_chunk(data) {
-            return Err(self.output_failed(e));
-        }
+        self.send_body(data).map_err(|e| self.output_failed(e))?;
         self.body_bytes += data.len() as u64;
         Ok(())
     }
@@ -434,7 +281,9 @@ impl Gateway {
                 return Err(Failure::Rule(Violation::WriteBeforeStartResponse));
             }
             self.send_stored_headers().map_err(Failure::Rule)?;
-            if let Some(declared) = self.declared_length.filter(|&d| d != self.body_bytes) {
+            if let Framing::Length(declared) = self.framing
+                && declared != self.body_bytes
+            {
                 self.seal();
                 return Err(Failure::Rule(Violation::OutputClosed(format!(
                     "the body ended after {} bytes, short of its Content-Length of {declared}",
@@ -517,14 +366,12 @@ impl Gateway {
             self.sink.abort();
             return Outcome::Aborted;
         }
-        let (status, body) = self
+        let page = self
             .client_fault
-            .map_or((ERROR_STATUS, ERROR_BODY), ClientFault::response);
-        let headers = [("Content-Type".to_owned(), b"text/plain".to_vec())];
+            .map_or(ErrorPage::Internal, ClientFault::page);
         let sent = self
-            .sink
-            .send_headers(status, &headers)
-            .and_then(|()| self.sink.send_chunk(body))
+            .send_head(page.status(), &ErrorPage::headers())
+            .and_then(|()| self.send_body(page.body()))
             .and_then(|()| self.sink.finish());
         if let Err(e) = sent {
             tracing::error!("failed to send the error response: {e}");
@@ -534,19 +381,31 @@ impl Gateway {
     }
 
     fn send_stored_headers(&mut self) -> Result<(), Violation> {
-        if let Headers::Stored { status, headers } = &self.headers {
-            let length_is_this_body = length_describes_body(status, self.head_request);
-            self.declared_length = headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-                .filter(|_| length_is_this_body)
-                .and_then(|(_, v)| validate::content_length(v));
-            if let Err(e) = self.sink.send_headers(status, headers) {
-                return Err(self.output_failed(e));
-            }
-            self.headers = Headers::Sent;
+        let stored = std::mem::replace(&mut self.headers, Headers::Sent);
+        let Headers::Stored { status, headers } = stored else {
+            self.headers = stored;
+            return Ok(());
+        };
+        self.send_head(&status, &headers)
+            .map_err(|e| self.output_failed(e))
+    }
+
+    /// Decides the framing of a response with this head and sends the head so framed.
+    fn send_head(&mut self, status: &[u8], headers: &[Header]) -> io::Result<()> {
+        self.framing = Framing::of(status, headers, self.head_request);
+        self.sink.send_headers(&Head {
+            status,
+            headers,
+            framing: self.framing,
+        })
+    }
+
+    /// Sends body bytes, unless the response carries no body to the client.
+    fn send_body(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.framing == Framing::None && !self.sink.is_cgi() {
+            return Ok(());
         }
-        Ok(())
+        self.sink.send_chunk(data)
     }
 
     fn abort(&mut self) {

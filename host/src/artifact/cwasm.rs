@@ -1,5 +1,6 @@
 //! `.cwasm` files: a component compiled ahead of time by `wasgi compile`, loaded by
-//! `wasgi run` and `wasgi serve` without compiling.
+//! `wasgi run` and `wasgi serve` without compiling. This module is their format:
+//! writing one, and checking one before it is loaded.
 //!
 //! Loading compiled code means trusting its bytes: wasmtime maps them as machine
 //! code. So wasgi never hands wasmtime a `.cwasm` blindly. The file carries a header
@@ -28,8 +29,6 @@ use std::path::Path;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::app::Application;
-use crate::compile::{self, Kind};
 use crate::error::{Error, one_line, read_file};
 
 /// The first bytes of every `.cwasm`: a name and the format version.
@@ -45,38 +44,13 @@ fn maker() -> String {
     )
 }
 
-/// `wasgi compile`: compiles the component at `app`, checks that it is a wasgi
-/// application, and writes it to `out` as a `.cwasm` for this wasgi and `engine`'s
-/// settings. Refuses what `wasgi run` refuses, with the same errors. With `notice`,
-/// says on stderr that it is compiling and how long it took.
-pub fn compile(engine: &Engine, app: &Path, out: &Path, notice: bool) -> Result<(), Error> {
-    if same_file(app, out) {
-        return Err(Error::Write {
-            path: out.to_owned(),
-            cause: std::io::Error::other("it is the application being compiled"),
-        });
-    }
-    if compile::kind(app)? == Kind::Precompiled {
-        return Err(Error::Invalid {
-            path: app.to_owned(),
-            reason: "it is already a .cwasm; compile the .wasm it was made from".to_owned(),
-        });
-    }
-    let (artifact, component) = compile::compile_file(engine, app, notice.then_some(""))?;
-    Application::new(engine, app, &component)?;
-    let header = header(engine, &artifact);
-    crate::cache::write_atomically(out, &[&header, &artifact]).map_err(|cause| Error::Write {
+/// Writes `artifact` (compiled with `engine`) to `out` as a `.cwasm`.
+pub(crate) fn write(engine: &Engine, artifact: &[u8], out: &Path) -> Result<(), Error> {
+    let header = header(engine, artifact);
+    super::write_atomically(out, &[&header, artifact]).map_err(|cause| Error::Write {
         path: out.to_owned(),
         cause,
     })
-}
-
-/// Whether `a` and `b` name one existing file.
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }
 
 /// The header of a `.cwasm` holding `artifact`.
@@ -86,7 +60,7 @@ fn header(engine: &Engine, artifact: &[u8]) -> Vec<u8> {
     header.extend_from_slice(MAGIC);
     header.extend_from_slice(&(maker.len() as u16).to_le_bytes());
     header.extend_from_slice(maker.as_bytes());
-    header.extend_from_slice(compile::fingerprint(engine).as_bytes());
+    header.extend_from_slice(super::fingerprint(engine).as_bytes());
     header.extend_from_slice(&(artifact.len() as u64).to_le_bytes());
     header.extend_from_slice(blake3::hash(artifact).as_bytes());
     header
@@ -125,7 +99,7 @@ fn check<'a>(engine: &Engine, bytes: &'a [u8]) -> Result<&'a [u8], String> {
     if their_maker != ours {
         return Err(format!("it was written by {their_maker}; this is {ours}"));
     }
-    if their_fingerprint != compile::fingerprint(engine).as_bytes() {
+    if their_fingerprint != super::fingerprint(engine).as_bytes() {
         return Err(
             "it was compiled for other engine settings (a run with --fuel needs a .cwasm from `wasgi compile --fuel`, a run without it one compiled without)"
                 .to_owned(),

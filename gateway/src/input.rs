@@ -7,7 +7,8 @@
 use std::io::{self, Read};
 
 use crate::environ::Environ;
-use crate::gateway::{ClientFault, Violation};
+use crate::gateway::Violation;
+use crate::response::ClientFault;
 
 /// The most one `read-input` call returns: a guest asking for 4 GiB gets this much, so
 /// neither side allocates more than a pipe buffer's worth at a time.

@@ -1,0 +1,35 @@
+//! The `wasgi` command: parse, dispatch, exit. See `wasgi --help`; the flags are in
+//! `cli.rs`, what each command does in `commands.rs`, the exit codes in `exit.rs`, and
+//! the work in the library.
+
+mod cli;
+mod commands;
+mod exit;
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use wasgi::cgi;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+                .unwrap_or_else(|_| "wasgi=info".into()),
+        )
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .with_target(false)
+        .init();
+    let mut args = std::env::args_os();
+    let nph = args.next().is_some_and(|argv0| cgi::is_nph(&argv0));
+    let args: Vec<OsString> = args.collect();
+    let result = match cgi::handler_app(&args, |name| std::env::var_os(name)) {
+        Some(app) => commands::handler(app, nph),
+        None => commands::dispatch(cli::Cli::parse().command, nph),
+    };
+    exit::code(result)
+}
