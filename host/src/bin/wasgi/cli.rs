@@ -40,7 +40,7 @@ Exit status:
   0   the response completed
   3   the application failed before its headers went out: a 500 was sent
   4   the response was aborted after its headers went out (it is incomplete)
-  10  the application, or the --body file, cannot be read
+  10  the file cannot be read (the application, or the --body file)
   11  the file is not a WebAssembly component (or a .cwasm this wasgi cannot load)
   12  the component does not implement the wasgi world
   1   the host itself failed (stdout unavailable, engine setup)

@@ -30,7 +30,7 @@ pub enum Failure {
     #[error(transparent)]
     Load(#[from] Error),
     /// `--body FILE` cannot be read.
-    #[error("cannot read the request body {path:?} (--body): {cause}")]
+    #[error("cannot read {path:?} (the request body, --body): {cause}")]
     Body {
         /// The file.
         path: PathBuf,
