@@ -118,9 +118,9 @@ p1() {
         "$(rss ${cmd[wasgi run, Python hello]})"
 }
 
-# The criterion benchmark binary (host/benches/request.rs), built.
+# The criterion benchmark binary (bench/request/benches/request.rs), built.
 request_bench() {
-    cargo bench --locked --manifest-path "$root/Cargo.toml" -p wasgi --bench request \
+    cargo bench --locked --manifest-path "$root/Cargo.toml" -p wasgi-bench --bench request \
         --no-run --message-format=json-render-diagnostics |
         python3 -c 'import json, sys
 for line in sys.stdin:

@@ -283,13 +283,17 @@ mod tests {
         dir
     }
 
-    const WAT: &str = r#"(component (core module (func (export "f"))))"#;
+    /// `(component (core module (func (export "f"))))`, as `wat` writes it.
+    const WAT: &[u8] = b"\0asm\x0d\0\x01\0\x01\x1f\0asm\x01\0\0\0\x01\x04\x01\x60\0\0\x03\x02\x01\0\x07\x05\x01\x01f\0\0\x0a\x04\x01\x02\0\x0b";
 
-    /// Writes a component from WAT into `dir` and returns its path.
-    fn component_file(dir: &Path, name: &str, wat: &str) -> PathBuf {
+    /// `(component (core module (func (export "g"))))`: another component.
+    const WAT_G: &[u8] = b"\0asm\x0d\0\x01\0\x01\x1f\0asm\x01\0\0\0\x01\x04\x01\x60\0\0\x03\x02\x01\0\x07\x05\x01\x01g\0\0\x0a\x04\x01\x02\0\x0b";
+
+    /// Writes the component `wasm` into `dir` and returns its path.
+    fn component_file(dir: &Path, name: &str, wasm: &[u8]) -> PathBuf {
         fs::create_dir_all(dir).expect("dir");
         let path = dir.join(name);
-        fs::write(&path, wat::parse_str(wat).expect("wat")).expect("write");
+        fs::write(&path, wasm).expect("write");
         path
     }
 
@@ -380,9 +384,7 @@ mod tests {
             dir.join("cache/0123456789abcdef0123456789abcdef.cwasm")
         );
         // A write to the component changes its identity: hashed again, a new key.
-        let other =
-            wat::parse_str(r#"(component (core module (func (export "g"))))"#).expect("wat");
-        fs::write(&wasm, other).expect("rewrite the component");
+        fs::write(&wasm, WAT_G).expect("rewrite the component");
         let changed = cache.entry_path(&engine, &wasm).expect("key");
         assert_ne!(changed, real);
         assert_ne!(
@@ -429,11 +431,7 @@ mod tests {
     fn different_content_or_settings_get_different_entries() {
         let dir = scratch("keys");
         let wasm = component_file(&dir.join("src"), "app.wasm", WAT);
-        let other = component_file(
-            &dir.join("src"),
-            "other.wasm",
-            r#"(component (core module (func (export "g"))))"#,
-        );
+        let other = component_file(&dir.join("src"), "other.wasm", WAT_G);
         let cache = Cache::new(dir.join("cache"));
         let plain = Engine::default();
         let mut config = wasmtime::Config::new();

@@ -139,12 +139,12 @@ fn deserialize_checked(engine: &Engine, artifact: &[u8]) -> wasmtime::Result<Com
 mod tests {
     use super::*;
 
-    const WAT: &str = r#"(component (core module (func (export "f"))))"#;
+    /// `(component (core module (func (export "f"))))`, as `wat` writes it.
+    const WAT: &[u8] = b"\0asm\x0d\0\x01\0\x01\x1f\0asm\x01\0\0\0\x01\x04\x01\x60\0\0\x03\x02\x01\0\x07\x05\x01\x01f\0\0\x0a\x04\x01\x02\0\x0b";
 
     /// A `.cwasm` image of a trivial component, for `engine`.
     fn image(engine: &Engine) -> Vec<u8> {
-        let wasm = wat::parse_str(WAT).expect("wat");
-        let artifact = engine.precompile_component(&wasm).expect("compile");
+        let artifact = engine.precompile_component(WAT).expect("compile");
         let mut bytes = header(engine, &artifact);
         bytes.extend_from_slice(&artifact);
         bytes

@@ -2,17 +2,12 @@
 //! (ureq) for ordinary traffic, and raw sockets where the test is about the wire:
 //! interleaved streaming, clients that vanish or crawl, aborted bodies.
 
-mod util;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 
-use util::*;
-
-fn get(server: &Server, path: &str) -> Seen {
-    seen(agent().get(&server.url(path)).call())
-}
+use crate::guests::*;
+use crate::util::*;
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
@@ -25,8 +20,8 @@ const TEXT: (&str, &str) = ("content-type", "text/plain");
 
 #[test]
 fn hello_over_http_is_exact() {
-    let server = Server::start("hello", &[]);
-    let r = get(&server, "/");
+    let server = Server::start(HELLO, &[]);
+    let r = server.get("/");
     assert_eq!(r.status, 200);
     assert_eq!(r.headers, pairs(&[TEXT, CHUNKED]));
     assert_eq!(r.body.as_deref(), Ok(&b"Hello, World!\n"[..]));
@@ -47,7 +42,7 @@ fn spine_guests_answer_over_http_exactly_as_in_cgi() {
     );
     let cases: [Case; 9] = [
         (
-            "two-set-cookie",
+            TWO_SET_COOKIE,
             "/",
             200,
             // Same-name order is kept; fields of different names are grouped by name
@@ -60,51 +55,51 @@ fn spine_guests_answer_over_http_exactly_as_in_cgi() {
             ]),
             b"two cookies\n",
         ),
-        ("empty", "/", 200, pairs(&[TEXT, CHUNKED]), b""),
+        (EMPTY, "/", 200, pairs(&[TEXT, CHUNKED]), b""),
         (
-            "legacy-write",
+            LEGACY_WRITE,
             "/",
             200,
             pairs(&[TEXT, CHUNKED]),
             b"written first\nwritten second\nyielded last\n",
         ),
         (
-            "stream",
+            STREAM,
             "/?n=3",
             200,
             pairs(&[TEXT, CHUNKED]),
             b"line 1\nline 2\nline 3\n",
         ),
         (
-            "exc-info-before-headers",
+            EXC_INFO_BEFORE_HEADERS,
             "/",
             503,
             pairs(&[TEXT, ("retry-after", "5"), CHUNKED]),
             b"try again soon\n",
         ),
         (
-            "empty-chunks-first",
+            EMPTY_CHUNKS_FIRST,
             "/",
             404,
             pairs(&[TEXT, CHUNKED]),
             b"not found\n",
         ),
         (
-            "write-after-close",
+            WRITE_AFTER_CLOSE,
             "/",
             200,
             pairs(&[TEXT, CHUNKED]),
             b"complete body\n",
         ),
         (
-            "prints-to-stdout",
+            PRINTS_TO_STDOUT,
             "/",
             200,
             pairs(&[TEXT, CHUNKED]),
             b"the real response\n",
         ),
         (
-            "hello",
+            HELLO,
             "/anything?x=1",
             200,
             pairs(&[TEXT, CHUNKED]),
@@ -113,7 +108,7 @@ fn spine_guests_answer_over_http_exactly_as_in_cgi() {
     ];
     for (name, path, status, headers, body) in cases {
         let server = Server::start(name, &[]);
-        let r = get(&server, path);
+        let r = server.get(path);
         assert_eq!(r.status, status, "{name}");
         assert_eq!(r.headers, headers, "{name}");
         assert_eq!(r.body.as_deref(), Ok(body), "{name}");
@@ -123,24 +118,20 @@ fn spine_guests_answer_over_http_exactly_as_in_cgi() {
 #[test]
 fn guests_that_fail_before_headers_give_the_generic_500() {
     for name in [
-        "write-before-start-response",
-        "start-response-twice",
-        "bad-status",
-        "header-value-crlf",
-        "hop-by-hop-header",
-        "no-start-response",
-        "error-before-headers",
-        "trap-before-headers",
+        WRITE_BEFORE_START_RESPONSE,
+        START_RESPONSE_TWICE,
+        BAD_STATUS,
+        HEADER_VALUE_CRLF,
+        HOP_BY_HOP_HEADER,
+        NO_START_RESPONSE,
+        ERROR_BEFORE_HEADERS,
+        TRAP_BEFORE_HEADERS,
     ] {
         let server = Server::start(name, &[]);
-        let r = get(&server, "/");
+        let r = server.get("/");
         assert_eq!(r.status, 500, "{name}");
         assert_eq!(r.headers, pairs(&[TEXT, CHUNKED]), "{name}");
-        assert_eq!(
-            r.body.as_deref(),
-            Ok(&b"A server error occurred.  Please contact the administrator."[..]),
-            "{name}"
-        );
+        assert_eq!(r.body.as_deref(), Ok(GENERIC_500_BODY), "{name}");
     }
 }
 
@@ -148,11 +139,11 @@ fn guests_that_fail_before_headers_give_the_generic_500() {
 fn guests_that_fail_after_headers_abort_the_connection() {
     // The client must never see a complete response: the body stops short.
     for (name, prefix) in [
-        ("error-mid-body", &b"first\n"[..]),
-        ("trap-mid-body", b"first\n"),
-        ("exc-info-after-headers", b"partial\n"),
-        ("trap-in-close", b"all of the body\n"),
-        ("content-length-mismatch", b"short body\n"),
+        (ERROR_MID_BODY, &b"first\n"[..]),
+        (TRAP_MID_BODY, b"first\n"),
+        (EXC_INFO_AFTER_HEADERS, b"partial\n"),
+        (TRAP_IN_CLOSE, b"all of the body\n"),
+        (CONTENT_LENGTH_MISMATCH, b"short body\n"),
     ] {
         let server = Server::start(name, &[]);
         let raw = raw_exchange(&server, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -168,7 +159,7 @@ fn guests_that_fail_after_headers_abort_the_connection() {
             assert!(text.contains("content-length: 100"), "{name}: {text}");
         }
         assert!(
-            get(&server, "/").status == 200,
+            server.get("/").status == 200,
             "{name}: the server is still up"
         );
     }
@@ -186,8 +177,7 @@ fn assert_status_line(raw: &[u8], status_line: &str) {
 
 /// Sends `request` on a fresh connection and reads until the server closes it.
 fn raw_exchange(server: &Server, request: &[u8]) -> Vec<u8> {
-    let mut stream = TcpStream::connect(server.addr).expect("connect");
-    stream.set_read_timeout(Some(HANG)).expect("timeout");
+    let mut stream = server.connect();
     stream.write_all(request).expect("send");
     let mut got = Vec::new();
     let _ = stream.read_to_end(&mut got);
@@ -196,7 +186,7 @@ fn raw_exchange(server: &Server, request: &[u8]) -> Vec<u8> {
 
 #[test]
 fn the_environ_comes_from_the_http_request() {
-    let server = Server::start("environ", &[]);
+    let server = Server::start(ENVIRON, &[]);
     let r = seen(
         agent()
             .get(&server.url("/caf%C3%A9/%FF?q=a%20b"))
@@ -226,7 +216,7 @@ fn the_environ_comes_from_the_http_request() {
 
 #[test]
 fn a_hundred_concurrent_requests_are_all_answered_correctly() {
-    let server = Arc::new(Server::start("echo", &[]));
+    let server = Arc::new(Server::start(ECHO, &[]));
     let threads: Vec<_> = (0..100)
         .map(|i| {
             let server = server.clone();
@@ -248,32 +238,13 @@ fn a_hundred_concurrent_requests_are_all_answered_correctly() {
     }
 }
 
-/// Reads from `stream` until `want` arrives (what arrived is returned).
-fn read_until_seen(stream: &mut TcpStream, want: &[u8]) -> Vec<u8> {
-    stream.set_read_timeout(Some(HANG)).expect("timeout");
-    let mut got = Vec::new();
-    while !got.windows(want.len()).any(|w| w == want) {
-        let mut buf = [0; 4096];
-        let n = stream.read(&mut buf).unwrap_or_else(|e| {
-            panic!(
-                "waiting for {:?}: {e}; got {:?}",
-                String::from_utf8_lossy(want),
-                String::from_utf8_lossy(&got)
-            )
-        });
-        assert!(n > 0, "closed before {:?}", String::from_utf8_lossy(want));
-        got.extend_from_slice(&buf[..n]);
-    }
-    got
-}
-
 /// Starts a chunked POST to echo and waits until the guest echoed `first` back: the
 /// request is then running guest code.
 fn start_echo(server: &Server, first: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    let mut stream = server.connect();
     let head = "POST / HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n";
     write!(stream, "{head}{:x}\r\n{first}\r\n", first.len()).expect("send");
-    read_until_seen(&mut stream, first.as_bytes());
+    read_until(&mut stream, first.as_bytes());
     stream
 }
 
@@ -281,36 +252,36 @@ fn start_echo(server: &Server, first: &str) -> TcpStream {
 fn the_first_chunk_reaches_the_client_before_the_guest_produces_the_next() {
     // echo answers each piece of the request body as it arrives. The second piece is
     // sent only after the first came back: buffering anywhere would hang here.
-    let server = Server::start("echo", &[]);
+    let server = Server::start(ECHO, &[]);
     let mut stream = start_echo(&server, "ping");
     stream.write_all(b"4\r\npong\r\n").expect("send");
-    read_until_seen(&mut stream, b"pong");
+    read_until(&mut stream, b"pong");
     stream.write_all(b"0\r\n\r\n").expect("send");
-    read_until_seen(&mut stream, b"0\r\n\r\n");
+    read_until(&mut stream, b"0\r\n\r\n");
 }
 
 #[test]
 fn a_client_that_disconnects_mid_body_leaves_the_server_up() {
-    let server = Server::start("stream", &[]);
-    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    let server = Server::start(STREAM, &[]);
+    let mut stream = server.connect();
     stream
         .write_all(b"GET /?n=100000000 HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");
-    read_until_seen(&mut stream, b"line 1\n");
+    read_until(&mut stream, b"line 1\n");
     drop(stream);
     // The guest's next writes fail; its body is closed and the instance torn down.
     let log = server.wait_for_log("stream: closed after");
     assert!(!log.contains("closed after 100000000 of"), "{log}");
     server.wait_for_log("aborted");
     assert_eq!(
-        get(&server, "/?n=2").body.as_deref(),
+        server.get("/?n=2").body.as_deref(),
         Ok(&b"line 1\nline 2\n"[..])
     );
 }
 
 #[test]
 fn too_many_request_headers_get_431() {
-    let server = Server::start("hello", &["--max-headers", "8"]);
+    let server = Server::start(HELLO, &["--max-headers", "8"]);
     let mut request = String::from("GET / HTTP/1.1\r\nHost: t\r\n");
     for i in 0..20 {
         request.push_str(&format!("X-H{i}: v\r\n"));
@@ -322,7 +293,7 @@ fn too_many_request_headers_get_431() {
 
 #[test]
 fn oversized_request_headers_get_431() {
-    let server = Server::start("hello", &["--max-header-bytes", "2048"]);
+    let server = Server::start(HELLO, &["--max-header-bytes", "2048"]);
     let request = format!(
         "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
         "a".repeat(4096)
@@ -333,64 +304,64 @@ fn oversized_request_headers_get_431() {
 
 #[test]
 fn a_declared_body_over_the_limit_gets_413_before_the_guest_runs() {
-    let server = Server::start("echo", &["--max-body-bytes", "100"]);
+    let server = Server::start(ECHO, &["--max-body-bytes", "100"]);
     let raw = raw_exchange(
         &server,
         b"POST / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 101\r\n\r\n",
     );
     assert_status_line(&raw, "HTTP/1.1 413 Content Too Large");
-    let small = seen(agent().post(&server.url("/")).send(&[b'y'; 100][..]));
+    let small = server.post("/", &[b'y'; 100]);
     assert_eq!(small.body.as_deref(), Ok(&[b'y'; 100][..]));
 }
 
 #[test]
 fn a_chunked_body_over_the_limit_gets_413() {
-    let server = Server::start("echo", &["--max-body-bytes", "100"]);
+    let server = Server::start(ECHO, &["--max-body-bytes", "100"]);
     let request = format!(
         "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{}\r\n0\r\n\r\n",
         200,
         "z".repeat(200)
     );
-    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    let mut stream = server.connect();
     stream.write_all(request.as_bytes()).expect("send");
-    let raw = read_until_seen(&mut stream, b"\r\n\r\n");
+    let raw = read_until(&mut stream, b"\r\n\r\n");
     assert_status_line(&raw, "HTTP/1.1 413 Content Too Large");
 }
 
 #[test]
 fn a_body_that_stops_arriving_gets_408() {
-    let server = Server::start("echo", &["--read-timeout", "0.5"]);
-    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    let server = Server::start(ECHO, &["--read-timeout", "0.5"]);
+    let mut stream = server.connect();
     stream
         .write_all(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n")
         .expect("send");
-    let raw = read_until_seen(&mut stream, b"\r\n\r\n");
+    let raw = read_until(&mut stream, b"\r\n\r\n");
     assert_status_line(&raw, "HTTP/1.1 408 Request Timeout");
     drop(stream);
 }
 
 #[test]
 fn a_request_head_that_stops_arriving_gets_408() {
-    let server = Server::start("hello", &["--read-timeout", "0.5"]);
+    let server = Server::start(HELLO, &["--read-timeout", "0.5"]);
     let raw = raw_exchange(&server, b"GET / HTTP/1.1\r\nHost: t\r\n");
     assert_status_line(&raw, "HTTP/1.1 408 Request Timeout");
 }
 
 #[test]
 fn requests_past_the_queue_get_503() {
-    let server = Server::start("echo", &["--max-concurrency", "1", "--max-queue", "0"]);
+    let server = Server::start(ECHO, &["--max-concurrency", "1", "--max-queue", "0"]);
     let mut busy = start_echo(&server, "hold");
-    let r = get(&server, "/");
+    let r = server.get("/");
     assert_eq!(r.status, 503);
     busy.write_all(b"0\r\n\r\n").expect("finish");
-    read_until_seen(&mut busy, b"0\r\n\r\n");
-    let after = seen(agent().post(&server.url("/")).send(&b"free again"[..]));
+    read_until(&mut busy, b"0\r\n\r\n");
+    let after = server.post("/", b"free again");
     assert_eq!(after.body.as_deref(), Ok(&b"free again"[..]));
 }
 
 #[test]
 fn sigterm_stops_accepting_and_lets_requests_in_flight_finish() {
-    let server = Server::start("echo", &[]);
+    let server = Server::start(ECHO, &[]);
     let mut in_flight = start_echo(&server, "before");
     server.signal("TERM");
     server.wait_for_log("shutting down");
@@ -401,7 +372,7 @@ fn sigterm_stops_accepting_and_lets_requests_in_flight_finish() {
     in_flight
         .write_all(b"5\r\nafter\r\n0\r\n\r\n")
         .expect("send");
-    let rest = read_until_seen(&mut in_flight, b"0\r\n\r\n");
+    let rest = read_until(&mut in_flight, b"0\r\n\r\n");
     assert!(rest.windows(5).any(|w| w == b"after"));
     assert_eq!(server.exit_code(), 0);
 }
@@ -422,14 +393,14 @@ fn bad_flags_are_refused_before_binding() {
 
 #[test]
 fn a_looping_guest_is_stopped_at_its_time_limit_while_others_are_served() {
-    let server = Server::start("infinite-loop-before-headers", &["--timeout", "1"]);
+    let server = Server::start(INFINITE_LOOP_BEFORE_HEADERS, &["--timeout", "1"]);
     let looping = {
         let url = server.url("/spin");
-        std::thread::spawn(move || seen(agent().get(&url).call()))
+        std::thread::spawn(move || get(&url))
     };
     server.wait_for_log("infinite-loop-before-headers: spinning");
     // While the loop holds its thread, a well-behaved request is answered.
-    let ok = get(&server, "/ok");
+    let ok = server.get("/ok");
     assert_eq!(ok.body.as_deref(), Ok(&b"ok\n"[..]));
     let stopped = looping.join().expect("the looping request");
     assert_eq!(stopped.status, 500);
@@ -439,17 +410,17 @@ fn a_looping_guest_is_stopped_at_its_time_limit_while_others_are_served() {
 #[test]
 fn serve_caps_guest_memory_by_default() {
     // The default cap (256 MiB) stops a guest that would take 16 GiB.
-    let server = Server::start("memory-bomb", &[]);
-    assert_eq!(get(&server, "/").status, 500);
+    let server = Server::start(MEMORY_BOMB, &[]);
+    assert_eq!(server.get("/").status, 500);
     server.wait_for_log("past its --max-memory of 268435456");
-    assert_eq!(get(&server, "/").status, 500, "the server is still up");
+    assert_eq!(server.get("/").status, 500, "the server is still up");
 }
 
 #[test]
 fn a_client_that_stops_reading_has_its_response_aborted_and_frees_its_slot() {
     // One slot: the stalled response must give it back for /ok to be answered.
     let server = Server::start(
-        "body-forever",
+        BODY_FOREVER,
         &[
             "--write-timeout",
             "1",
@@ -459,14 +430,14 @@ fn a_client_that_stops_reading_has_its_response_aborted_and_frees_its_slot() {
             "4",
         ],
     );
-    let mut stalled = TcpStream::connect(server.addr).expect("connect");
+    let mut stalled = server.connect();
     stalled
         .write_all(b"GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");
     // The client reads nothing: the socket buffers fill, the guest's next chunk waits,
     // and after --write-timeout its response is aborted.
     server.wait_for_log("took no response data for 1s (--write-timeout)");
-    let ok = get(&server, "/ok");
+    let ok = server.get("/ok");
     assert_eq!(ok.body.as_deref(), Ok(&b"ok\n"[..]));
     // What the stalled client does get is never a complete response: no final chunk.
     let mut got = Vec::new();

@@ -1,45 +1,37 @@
 //! `wasgi run` end to end: the real binary, the real guests, exact bytes on stdout and
-//! exact exit codes. Each test names the rule of shared/reference/gateway-semantics.md
+//! exact exit codes. Each test names the rule of docs/GATEWAY.md
 //! it checks; section numbers are in the comments.
-
-mod util;
 
 use std::io::Write as _;
 use std::process::Stdio;
 
-use util::*;
-
-const COMPLETED: i32 = 0;
-const APP_FAILED: i32 = 3;
-const ABORTED: i32 = 4;
-const UNREADABLE: i32 = 10;
-const NOT_A_COMPONENT: i32 = 11;
-const NOT_AN_APP: i32 = 12;
+use crate::guests::*;
+use crate::util::*;
 
 // ---- Section 5: CGI output, byte for byte -------------------------------------------
 
 #[test]
 fn hello_prints_exact_cgi_bytes() {
-    let out = wasgi_run("hello", &[], &[]);
+    let out = wasgi_run(HELLO, &[], &[]);
     let hello = b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nHello, World!\n";
     expect(&out, hello, COMPLETED, &[]);
 }
 
 #[test]
 fn two_set_cookie_headers_stay_two_lines_in_order() {
-    let out = wasgi_run("two-set-cookie", &[], &[]);
+    let out = wasgi_run(TWO_SET_COOKIE, &[], &[]);
     expect(&out, b"Status: 200 OK\r\nSet-Cookie: theme=dark; Path=/\r\nContent-Type: text/plain\r\nSet-Cookie: session=abc123; HttpOnly\r\n\r\ntwo cookies\n", COMPLETED, &[]);
 }
 
 #[test]
 fn legacy_write_and_yielded_chunks_go_out_in_order() {
-    let out = wasgi_run("legacy-write", &[], &[]);
+    let out = wasgi_run(LEGACY_WRITE, &[], &[]);
     expect(&out, b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nwritten first\nwritten second\nyielded last\n", COMPLETED, &[]);
 }
 
 #[test]
 fn many_chunks_arrive_complete_and_in_order() {
-    let out = wasgi_run("stream", &["--path", "/?n=5000"], &[]);
+    let out = wasgi_run(STREAM, &["--path", "/?n=5000"], &[]);
     let want: String = (1..=5000).map(|i| format!("line {i}\n")).collect();
     assert_eq!(body(&out.stdout), want.as_bytes());
     assert_eq!(code(&out), COMPLETED);
@@ -49,7 +41,7 @@ fn many_chunks_arrive_complete_and_in_order() {
 
 #[test]
 fn an_empty_body_sends_the_headers_at_the_end() {
-    let out = wasgi_run("empty", &[], &[]);
+    let out = wasgi_run(EMPTY, &[], &[]);
     expect(
         &out,
         b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n",
@@ -62,7 +54,7 @@ fn an_empty_body_sends_the_headers_at_the_end() {
 fn empty_chunks_do_not_send_the_headers() {
     // The guest yields "", "" and then replaces its 200 through exc_info: possible
     // only if the empty chunks left the headers unsent.
-    let out = wasgi_run("empty-chunks-first", &[], &[]);
+    let out = wasgi_run(EMPTY_CHUNKS_FIRST, &[], &[]);
     expect(
         &out,
         b"Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nnot found\n",
@@ -73,13 +65,13 @@ fn empty_chunks_do_not_send_the_headers() {
 
 #[test]
 fn the_body_is_closed_after_it_is_exhausted() {
-    let out = wasgi_run("stream", &["--path", "/?n=3"], &[]);
+    let out = wasgi_run(STREAM, &["--path", "/?n=3"], &[]);
     assert_logged(&out, "stream: closed after 3 of 3 lines");
 }
 
 #[test]
 fn the_body_is_closed_after_an_error_mid_body() {
-    let out = wasgi_run("error-mid-body", &[], &[]);
+    let out = wasgi_run(ERROR_MID_BODY, &[], &[]);
     assert_logged(&out, "error-mid-body: body closed");
 }
 
@@ -87,7 +79,7 @@ fn the_body_is_closed_after_an_error_mid_body() {
 fn the_body_is_closed_after_a_failed_write() {
     // Close our end of stdout at once: the guest's output soon fails with a broken
     // pipe. The response ends there, the body is still closed, the exit code says so.
-    let mut child = spawn_run(&guest("stream"), &["--path", "/?n=10000000"]);
+    let mut child = spawn_run(STREAM, &["--path", "/?n=10000000"]);
     drop(child.stdout.take());
     let out = wait(child);
     let log = stderr(&out);
@@ -102,7 +94,7 @@ fn the_body_is_closed_after_a_failed_write() {
 #[test]
 fn the_environ_holds_only_request_variables() {
     let out = wasgi_run(
-        "environ",
+        ENVIRON,
         &[],
         &[
             ("PATH", "/usr/bin"),
@@ -150,7 +142,7 @@ fn the_environ_holds_only_request_variables() {
 
 #[test]
 fn wsgiref_testing_defaults_apply_when_no_cgi_variables_are_set() {
-    let json = environ_json(&wasgi_run("environ", &[], &[]));
+    let json = environ_json(&wasgi_run(ENVIRON, &[], &[]));
     let vars = json["variables"].as_object().expect("variables");
     let want = serde_json::json!({
         "HTTP_HOST": "localhost",
@@ -173,7 +165,7 @@ fn environ_values_that_are_not_utf8_arrive_intact() {
     let raw: &[u8] = b"/caf\xe9/\xff\x80";
     let mut cmd = wasgi();
     cmd.arg("run")
-        .arg(guest("environ"))
+        .arg(ENVIRON)
         .env("PATH_INFO", os_bytes(raw))
         .env("HTTP_X_NAME", os_bytes(b"J\xf6rg"))
         .stdin(Stdio::null());
@@ -188,7 +180,7 @@ fn environ_values_that_are_not_utf8_arrive_intact() {
 #[test]
 fn flags_build_the_request_over_the_cgi_variables() {
     let out = wasgi_run(
-        "environ",
+        ENVIRON,
         &[
             "--method",
             "PUT",
@@ -229,7 +221,7 @@ fn flags_build_the_request_over_the_cgi_variables() {
 
 #[test]
 fn https_on_makes_the_url_scheme_https() {
-    let json = environ_json(&wasgi_run("environ", &[], &[("HTTPS", "on")]));
+    let json = environ_json(&wasgi_run(ENVIRON, &[], &[("HTTPS", "on")]));
     assert_eq!(json["wsgi.url_scheme"], "https");
     assert_eq!(variable(&json, "SERVER_PORT").as_deref(), Some(&b"443"[..]));
 }
@@ -244,21 +236,16 @@ fn a_bad_header_flag_is_a_usage_error() {
 
 #[test]
 fn the_input_is_bounded_by_content_length() {
-    let mut child = wasgi()
-        .arg("run")
-        .arg(guest("echo"))
-        .env("CONTENT_LENGTH", "5")
-        .env("CONTENT_TYPE", "text/plain")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
     // More than CONTENT_LENGTH, and stdin left open: reading past the bound would hang.
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(b"hello world").expect("write");
-    let out = wait(child);
-    drop(stdin);
+    let out = output_with_input(
+        wasgi()
+            .arg("run")
+            .arg(ECHO)
+            .env("CONTENT_LENGTH", "5")
+            .env("CONTENT_TYPE", "text/plain"),
+        b"hello world",
+        Then::StayOpen,
+    );
     assert_eq!(
         out.stdout,
         b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nhello"
@@ -268,7 +255,7 @@ fn the_input_is_bounded_by_content_length() {
 #[test]
 fn without_content_length_the_input_is_empty_and_stdin_is_not_read() {
     // stdin stays open and silent, as a terminal would: wasgi must not block on it.
-    let mut child = spawn_run(&guest("echo"), &[]);
+    let mut child = spawn_run(ECHO, &[]);
     let stdin = child.stdin.take();
     let out = wait(child);
     drop(stdin);
@@ -280,12 +267,11 @@ fn without_content_length_the_input_is_empty_and_stdin_is_not_read() {
 
 #[test]
 fn body_file_sets_content_length_and_streams_the_file() {
-    let dir = std::env::temp_dir().join(format!("wasgi-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let dir = scratch("cli-body-file");
     let file = dir.join("body.bin");
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(&file, &data).expect("write body");
-    let out = wasgi_run("echo", &["--body", file.to_str().expect("utf-8 path")], &[]);
+    let out = wasgi_run(ECHO, &["--body", file.to_str().expect("utf-8 path")], &[]);
     assert_eq!(body(&out.stdout), data.as_slice());
     assert_eq!(code(&out), COMPLETED);
     std::fs::remove_dir_all(&dir).expect("clean up");
@@ -293,7 +279,7 @@ fn body_file_sets_content_length_and_streams_the_file() {
 
 #[test]
 fn body_dash_reads_stdin_to_its_end() {
-    let mut child = spawn_run(&guest("echo"), &["--body", "-"]);
+    let mut child = spawn_run(ECHO, &["--body", "-"]);
     child
         .stdin
         .take()
@@ -306,7 +292,7 @@ fn body_dash_reads_stdin_to_its_end() {
 
 #[test]
 fn an_unreadable_body_file_is_a_clear_error() {
-    let out = wasgi_run("echo", &["--body", "/nonexistent/body.bin"], &[]);
+    let out = wasgi_run(ECHO, &["--body", "/nonexistent/body.bin"], &[]);
     assert_eq!(code(&out), UNREADABLE);
     assert!(out.stdout.is_empty());
     assert_logged(&out, "cannot read \"/nonexistent/body.bin\"");
@@ -319,7 +305,7 @@ fn the_first_chunk_reaches_stdout_before_the_guest_produces_the_second() {
     // echo yields each piece of input as it arrives. We send the second piece only
     // after the first came back out: a host that buffered the response (or the input)
     // would never show us the first, and the test would fail at its deadline.
-    let mut child = spawn_run(&guest("echo"), &["--body", "-"]);
+    let mut child = spawn_run(ECHO, &["--body", "-"]);
     let mut stdin = child.stdin.take().expect("stdin");
     let mut stdout = child.stdout.take().expect("stdout");
     stdin.write_all(b"ping\n").expect("write ping");
@@ -339,13 +325,13 @@ fn the_first_chunk_reaches_stdout_before_the_guest_produces_the_second() {
 
 #[test]
 fn a_second_start_response_without_exc_info_is_refused() {
-    let out = wasgi_run("start-response-twice", &[], &[]);
+    let out = wasgi_run(START_RESPONSE_TWICE, &[], &[]);
     expect(&out, GENERIC_500, APP_FAILED, &["headers already set"]);
 }
 
 #[test]
 fn exc_info_before_headers_replaces_the_stored_response() {
-    let out = wasgi_run("exc-info-before-headers", &[], &[]);
+    let out = wasgi_run(EXC_INFO_BEFORE_HEADERS, &[], &[]);
     let page = b"Status: 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 5\r\n\r\ntry again soon\n";
     // exc_info is logged.
     expect(&out, page, COMPLETED, &["template rendering failed"]);
@@ -353,7 +339,7 @@ fn exc_info_before_headers_replaces_the_stored_response() {
 
 #[test]
 fn exc_info_after_headers_aborts_the_response() {
-    let out = wasgi_run("exc-info-after-headers", &[], &[]);
+    let out = wasgi_run(EXC_INFO_AFTER_HEADERS, &[], &[]);
     expect(
         &out,
         b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\npartial\n",
@@ -367,14 +353,14 @@ fn exc_info_after_headers_aborts_the_response() {
 
 #[test]
 fn a_bad_status_is_refused_naming_the_rule() {
-    let out = wasgi_run("bad-status", &[], &[]);
+    let out = wasgi_run(BAD_STATUS, &[], &[]);
     let rule = "invalid status: status \"200OK\" must be a three-digit code";
     expect(&out, GENERIC_500, APP_FAILED, &[rule]);
 }
 
 #[test]
 fn cr_lf_in_a_header_value_is_refused() {
-    let out = wasgi_run("header-value-crlf", &[], &[]);
+    let out = wasgi_run(HEADER_VALUE_CRLF, &[], &[]);
     expect(
         &out,
         GENERIC_500,
@@ -385,7 +371,7 @@ fn cr_lf_in_a_header_value_is_refused() {
 
 #[test]
 fn a_hop_by_hop_header_is_refused() {
-    let out = wasgi_run("hop-by-hop-header", &[], &[]);
+    let out = wasgi_run(HOP_BY_HOP_HEADER, &[], &[]);
     expect(
         &out,
         GENERIC_500,
@@ -398,7 +384,7 @@ fn a_hop_by_hop_header_is_refused() {
 
 #[test]
 fn write_before_start_response_is_refused() {
-    let out = wasgi_run("write-before-start-response", &[], &[]);
+    let out = wasgi_run(WRITE_BEFORE_START_RESPONSE, &[], &[]);
     expect(
         &out,
         GENERIC_500,
@@ -409,7 +395,7 @@ fn write_before_start_response_is_refused() {
 
 #[test]
 fn a_body_chunk_before_start_response_gives_a_500() {
-    let out = wasgi_run("no-start-response", &[], &[]);
+    let out = wasgi_run(NO_START_RESPONSE, &[], &[]);
     expect(
         &out,
         GENERIC_500,
@@ -420,7 +406,7 @@ fn a_body_chunk_before_start_response_gives_a_500() {
 
 #[test]
 fn write_after_the_body_ended_is_refused_and_changes_nothing() {
-    let out = wasgi_run("write-after-close", &[], &[]);
+    let out = wasgi_run(WRITE_AFTER_CLOSE, &[], &[]);
     expect(
         &out,
         b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\ncomplete body\n",
@@ -431,7 +417,7 @@ fn write_after_the_body_ended_is_refused_and_changes_nothing() {
 
 #[test]
 fn a_body_that_does_not_match_its_content_length_is_aborted() {
-    let out = wasgi_run("content-length-mismatch", &[], &[]);
+    let out = wasgi_run(CONTENT_LENGTH_MISMATCH, &[], &[]);
     let partial =
         b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nshort body\n";
     expect(
@@ -444,7 +430,7 @@ fn a_body_that_does_not_match_its_content_length_is_aborted() {
 
 #[test]
 fn the_guests_own_stdout_never_reaches_the_response() {
-    let out = wasgi_run("prints-to-stdout", &[], &[]);
+    let out = wasgi_run(PRINTS_TO_STDOUT, &[], &[]);
     let real = b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nthe real response\n";
     expect(
         &out,
@@ -457,7 +443,7 @@ fn the_guests_own_stdout_never_reaches_the_response() {
 #[test]
 fn as_an_nph_program_wasgi_frames_the_response_and_an_abort_shows() {
     let http11 = [("SERVER_PROTOCOL", "HTTP/1.1")];
-    let hello = wasgi_run("hello", &["--nph"], &http11);
+    let hello = wasgi_run(HELLO, &["--nph"], &http11);
     let text = String::from_utf8_lossy(&hello.stdout).into_owned();
     assert!(text.starts_with("HTTP/1.1 200 OK\r\nDate: "), "{text}");
     assert!(
@@ -466,15 +452,13 @@ fn as_an_nph_program_wasgi_frames_the_response_and_an_abort_shows() {
     );
     assert_eq!(code(&hello), COMPLETED);
     // Run under a name starting with nph- (as Apache runs an NPH script), no flag.
-    let dir = std::env::temp_dir().join(format!("wasgi-nph-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch("cli-nph");
     let nph = dir.join("nph-wasgi");
-    let _ = std::fs::remove_file(&nph);
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_wasgi"), &nph).expect("symlink");
     let mut cmd = std::process::Command::new(&nph);
     cmd.env_clear()
         .env("SERVER_PROTOCOL", "HTTP/1.1")
-        .env("WASGI_APP", guest("error-mid-body"))
+        .env("WASGI_APP", ERROR_MID_BODY)
         .stdin(Stdio::null());
     let aborted = output(&mut cmd);
     let text = String::from_utf8_lossy(&aborted.stdout).into_owned();
@@ -489,7 +473,7 @@ fn as_an_nph_program_wasgi_frames_the_response_and_an_abort_shows() {
 
 #[test]
 fn length_framing_declares_the_body_length_and_one_byte_more_on_abort() {
-    let hello = wasgi_run("hello", &["--framing", "length"], &[]);
+    let hello = wasgi_run(HELLO, &["--framing", "length"], &[]);
     expect(
         &hello,
         b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n\r\nHello, World!\n",
@@ -497,14 +481,14 @@ fn length_framing_declares_the_body_length_and_one_byte_more_on_abort() {
         &[],
     );
     // The handler form takes it from WASGI_FRAMING, as nginx's fastcgi_param sets it.
-    let aborted = wasgi_run("error-mid-body", &[], &[("WASGI_FRAMING", "length")]);
+    let aborted = wasgi_run(ERROR_MID_BODY, &[], &[("WASGI_FRAMING", "length")]);
     expect(
         &aborted,
         b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\nfirst\n",
         ABORTED,
         &["application error: disk read failed"],
     );
-    let bad = wasgi_run("hello", &[], &[("WASGI_FRAMING", "chunked")]);
+    let bad = wasgi_run(HELLO, &[], &[("WASGI_FRAMING", "chunked")]);
     expect(
         &bad,
         b"",
@@ -517,7 +501,7 @@ fn length_framing_declares_the_body_length_and_one_byte_more_on_abort() {
 
 #[test]
 fn an_error_before_headers_gives_the_generic_500_and_logs_the_error() {
-    let out = wasgi_run("error-before-headers", &[], &[]);
+    let out = wasgi_run(ERROR_BEFORE_HEADERS, &[], &[]);
     expect(
         &out,
         GENERIC_500,
@@ -528,7 +512,7 @@ fn an_error_before_headers_gives_the_generic_500_and_logs_the_error() {
 
 #[test]
 fn a_trap_before_headers_gives_the_generic_500_never_the_trap_text() {
-    let out = wasgi_run("trap-before-headers", &[], &[]);
+    let out = wasgi_run(TRAP_BEFORE_HEADERS, &[], &[]);
     // The trap's text is in the log, never in the response.
     let logs = ["secret-api-key-1234", "guest trapped: wasm trap"];
     expect(&out, GENERIC_500, APP_FAILED, &logs);
@@ -536,7 +520,7 @@ fn a_trap_before_headers_gives_the_generic_500_never_the_trap_text() {
 
 #[test]
 fn an_error_mid_body_aborts_with_a_nonzero_exit() {
-    let out = wasgi_run("error-mid-body", &[], &[]);
+    let out = wasgi_run(ERROR_MID_BODY, &[], &[]);
     let partial = b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst\n";
     expect(
         &out,
@@ -548,7 +532,7 @@ fn an_error_mid_body_aborts_with_a_nonzero_exit() {
 
 #[test]
 fn a_trap_mid_body_aborts_and_tears_the_instance_down() {
-    let out = wasgi_run("trap-mid-body", &[], &[]);
+    let out = wasgi_run(TRAP_MID_BODY, &[], &[]);
     expect(
         &out,
         b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst\n",
@@ -559,7 +543,7 @@ fn a_trap_mid_body_aborts_and_tears_the_instance_down() {
 
 #[test]
 fn a_trap_in_close_aborts_a_response_that_looked_complete() {
-    let out = wasgi_run("trap-in-close", &[], &[]);
+    let out = wasgi_run(TRAP_IN_CLOSE, &[], &[]);
     expect(
         &out,
         b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nall of the body\n",
@@ -572,7 +556,7 @@ fn a_trap_in_close_aborts_a_response_that_looked_complete() {
 
 #[test]
 fn a_guest_past_its_time_limit_is_stopped_with_a_500() {
-    let out = wasgi_run("infinite-loop-before-headers", &["--timeout", "0.3"], &[]);
+    let out = wasgi_run(INFINITE_LOOP_BEFORE_HEADERS, &["--timeout", "0.3"], &[]);
     expect(
         &out,
         GENERIC_500,
@@ -583,7 +567,7 @@ fn a_guest_past_its_time_limit_is_stopped_with_a_500() {
 
 #[test]
 fn a_guest_past_its_memory_cap_is_refused_and_gets_a_500() {
-    let out = wasgi_run("memory-bomb", &["--max-memory", "64MiB"], &[]);
+    let out = wasgi_run(MEMORY_BOMB, &["--max-memory", "64MiB"], &[]);
     expect(
         &out,
         GENERIC_500,
@@ -603,8 +587,7 @@ fn limit_flags_are_checked() {
 // ---- Bad files: one clear line and a distinct exit code, never a panic ------------
 
 fn run_file(bytes: &[u8], name: &str) -> std::process::Output {
-    let dir = std::env::temp_dir().join(format!("wasgi-files-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let dir = scratch(&format!("cli-run-file-{name}"));
     let path = dir.join(name);
     std::fs::write(&path, bytes).expect("write file");
     let out = output(wasgi().arg("run").arg(&path).stdin(Stdio::null()));
@@ -634,8 +617,7 @@ fn a_file_that_is_not_wasm_is_a_clear_error() {
 
 #[test]
 fn a_core_module_is_not_a_component() {
-    let module = wat::parse_str("(module)").expect("wat");
-    let out = run_file(&module, "core.wasm");
+    let out = run_file(CORE_MODULE, "core.wasm");
     assert_one_line_error(
         &out,
         NOT_A_COMPONENT,
@@ -645,7 +627,7 @@ fn a_core_module_is_not_a_component() {
 
 #[test]
 fn a_truncated_component_is_a_clear_error() {
-    let mut bytes = wat::parse_str("(component (core module))").expect("wat");
+    let mut bytes = COMPONENT_WITH_A_CORE_MODULE.to_vec();
     bytes.truncate(bytes.len() - 3);
     let out = run_file(&bytes, "truncated.wasm");
     assert_one_line_error(
@@ -657,8 +639,7 @@ fn a_truncated_component_is_a_clear_error() {
 
 #[test]
 fn a_component_without_the_application_export_names_it() {
-    let bytes = wat::parse_str("(component)").expect("wat");
-    let out = run_file(&bytes, "empty-component.wasm");
+    let out = run_file(EMPTY_COMPONENT, "empty-component.wasm");
     assert_one_line_error(
         &out,
         NOT_AN_APP,
@@ -668,11 +649,7 @@ fn a_component_without_the_application_export_names_it() {
 
 #[test]
 fn a_component_with_an_unknown_import_names_it() {
-    let bytes = wat::parse_str(
-        r#"(component (import "acme:db/query@1.0.0" (instance (export "run" (func)))))"#,
-    )
-    .expect("wat");
-    let out = run_file(&bytes, "imports-db.wasm");
+    let out = run_file(IMPORTS_ACME_DB, "imports-db.wasm");
     assert_one_line_error(&out, NOT_AN_APP, "acme:db/query@1.0.0");
 }
 
@@ -696,14 +673,13 @@ fn exit_codes_are_documented_in_help() {
 
 #[test]
 fn the_second_run_loads_the_compiled_component_from_the_cache() {
-    let dir = std::env::temp_dir().join(format!("wasgi-cache-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = scratch("cli-cache");
     let cache = dir.to_str().expect("utf-8 path");
     let vars = [("WASGI_CACHE_DIR", cache), ("RUST_LOG", "wasgi=debug")];
     let hello = b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nHello, World!\n";
-    let first = wasgi_run("hello", &[], &vars);
+    let first = wasgi_run(HELLO, &[], &vars);
     expect(&first, hello, COMPLETED, &["compiled the component in"]);
-    let second = wasgi_run("hello", &[], &vars);
+    let second = wasgi_run(HELLO, &[], &vars);
     expect(
         &second,
         hello,
@@ -711,7 +687,7 @@ fn the_second_run_loads_the_compiled_component_from_the_cache() {
         &["loaded the compiled component from"],
     );
     assert!(!stderr(&second).contains("compiled the component in"));
-    let off = wasgi_run("hello", &["--no-cache"], &vars);
+    let off = wasgi_run(HELLO, &["--no-cache"], &vars);
     expect(&off, hello, COMPLETED, &[]);
     assert!(
         !stderr(&off).contains("compiled component"),
@@ -719,31 +695,4 @@ fn the_second_run_loads_the_compiled_component_from_the_cache() {
         stderr(&off)
     );
     std::fs::remove_dir_all(&dir).expect("clean up");
-}
-
-// ---- Every guest is exercised -----------------------------------------------------
-
-#[test]
-fn every_rust_guest_has_a_test() {
-    let files = [
-        "tests/cli.rs",
-        "tests/serve.rs",
-        "tests/hostile.rs",
-        "tests/lossless.rs",
-        "tests/sandbox.rs",
-        "tests/reuse.rs",
-    ];
-    let tests: String = files
-        .iter()
-        .map(|f| std::fs::read_to_string(root().join(f)).expect("read tests"))
-        .collect();
-    for entry in std::fs::read_dir(root().join("guests/rust")).expect("guests") {
-        let name = entry.expect("entry").file_name();
-        let name = name.to_str().expect("utf-8 name");
-        let call = format!("\"{name}\"");
-        assert!(
-            tests.matches(&call).count() >= 1,
-            "guests/rust/{name} is not used by any test in {files:?}"
-        );
-    }
 }

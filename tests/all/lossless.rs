@@ -7,14 +7,12 @@
 //! test thread hashes the response as it arrives), so the test itself stays small in
 //! memory. Each 1 GiB test prints how long it took (the test never asserts a time).
 
-mod util;
-
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::time::Instant;
 
+use crate::guests::*;
+use crate::util::*;
 use sha2::{Digest, Sha256};
-use util::*;
 
 /// What goes through the echo guest: 1 GiB.
 const TOTAL: u64 = 1 << 30;
@@ -100,7 +98,7 @@ fn a_gib_through_echo_in_run_keeps_every_byte() {
     let started = Instant::now();
     let mut child = wasgi()
         .arg("run")
-        .arg(guest("echo"))
+        .arg(ECHO)
         .env("CONTENT_LENGTH", TOTAL.to_string())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -130,9 +128,9 @@ fn a_gib_through_echo_in_run_keeps_every_byte() {
 fn a_gib_through_echo_in_serve_keeps_every_byte() {
     // A body of 1 GiB is past serve's defaults (10 MiB of body, 30 s a request).
     let total = TOTAL.to_string();
-    let server = Server::start("echo", &["--max-body-bytes", &total, "--timeout", "300"]);
+    let server = Server::start(ECHO, &["--max-body-bytes", &total, "--timeout", "300"]);
     let started = Instant::now();
-    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    let mut stream = server.connect();
     write!(
         stream,
         "POST / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {TOTAL}\r\n\r\n"
@@ -140,7 +138,6 @@ fn a_gib_through_echo_in_serve_keeps_every_byte() {
     .expect("send the head");
     let upload = stream.try_clone().expect("clone the socket");
     let sender = std::thread::spawn(move || send_random(upload));
-    stream.set_read_timeout(Some(HANG)).expect("timeout");
     let mut from = BufReader::new(stream);
     let head = read_head(&mut from);
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
@@ -171,7 +168,7 @@ fn hundred_thousand_lines() -> Vec<u8> {
 
 #[test]
 fn a_hundred_thousand_small_chunks_arrive_complete_and_in_order_in_run() {
-    let out = wasgi_run("stream", &["--path", "/?n=100000"], &[]);
+    let out = wasgi_run(STREAM, &["--path", "/?n=100000"], &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
         body(&out.stdout) == hundred_thousand_lines(),
@@ -182,8 +179,8 @@ fn a_hundred_thousand_small_chunks_arrive_complete_and_in_order_in_run() {
 
 #[test]
 fn a_hundred_thousand_small_chunks_arrive_complete_and_in_order_in_serve() {
-    let server = Server::start("stream", &[]);
-    let r = seen(agent().get(&server.url("/?n=100000")).call());
+    let server = Server::start(STREAM, &[]);
+    let r = server.get("/?n=100000");
     assert_eq!(r.status, 200);
     let got = r.body.expect("a whole body");
     assert!(got == hundred_thousand_lines(), "body differs");

@@ -3,17 +3,16 @@
 //! environment variable and open a TCP connection; each is denied by default and
 //! allowed by exactly the grant that names it, in `wasgi run` and `wasgi serve`.
 
-mod util;
-
 use std::net::TcpListener;
 use std::path::PathBuf;
 
-use util::{Server, agent, body, code, expect, seen, stderr, wasgi_run};
+use crate::guests::*;
+use crate::util::{Server, body, code, expect, scratch, stderr, wasgi_run};
 
 /// `wasgi run` of the probe at `path` (`/read?…` and so on): the line it answered.
 fn probe(path: &str, args: &[&str], vars: &[(&str, &str)]) -> String {
     let args: Vec<&str> = ["--path", path].iter().chain(args).copied().collect();
-    let out = wasgi_run("sandbox-probe", &args, vars);
+    let out = wasgi_run(SANDBOX_PROBE, &args, vars);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     String::from_utf8(body(&out.stdout).to_vec()).expect("the probe answers text")
 }
@@ -26,12 +25,12 @@ fn assert_denied(line: &str) {
     );
 }
 
-/// A directory holding `secret.txt`, for the directory grants.
-fn granted_dir() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("secret.txt"), "secret line\nmore\n").expect("write");
-    let path = dir.path().to_owned();
-    (dir, path)
+/// A directory of its own for test `name`, holding `secret.txt`, for the directory
+/// grants.
+fn granted_dir(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    std::fs::write(dir.join("secret.txt"), "secret line\nmore\n").expect("write");
+    dir
 }
 
 #[test]
@@ -61,7 +60,7 @@ fn by_default_no_socket_can_be_opened() {
 
 #[test]
 fn a_read_only_dir_grant_reads_that_dir_only_and_never_writes() {
-    let (_keep, dir) = granted_dir();
+    let dir = granted_dir("sandbox-ro-dir");
     let grant = format!("{}::/data", dir.display());
     let ro = ["--ro-dir", grant.as_str()];
     assert_eq!(
@@ -80,7 +79,7 @@ fn a_read_only_dir_grant_reads_that_dir_only_and_never_writes() {
 
 #[test]
 fn a_dir_grant_reads_and_writes_and_keeps_the_host_path_by_default() {
-    let (_keep, dir) = granted_dir();
+    let dir = granted_dir("sandbox-dir");
     let host = dir.display().to_string();
     let rw = ["--dir", host.as_str()];
     assert_eq!(
@@ -133,7 +132,7 @@ fn a_connect_grant_reaches_that_address_only() {
 
 #[test]
 fn a_grant_that_cannot_be_honoured_stops_wasgi_at_once() {
-    let out = wasgi_run("sandbox-probe", &["--dir", "/no/such/dir"], &[]);
+    let out = wasgi_run(SANDBOX_PROBE, &["--dir", "/no/such/dir"], &[]);
     expect(
         &out,
         b"",
@@ -146,7 +145,7 @@ fn a_grant_that_cannot_be_honoured_stops_wasgi_at_once() {
         "one line: {}",
         stderr(&out)
     );
-    let out = wasgi_run("sandbox-probe", &["--env", "WASGI_SURELY_UNSET"], &[]);
+    let out = wasgi_run(SANDBOX_PROBE, &["--env", "WASGI_SURELY_UNSET"], &[]);
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("the host has no variable WASGI_SURELY_UNSET"));
 }
@@ -155,22 +154,18 @@ fn a_grant_that_cannot_be_honoured_stops_wasgi_at_once() {
 /// each request getting a fresh instance with the same context.
 #[test]
 fn serve_keeps_the_sandbox_and_honours_grants() {
-    let get = |server: &Server, path: &str| {
-        let seen = seen(agent().get(&server.url(path)).call());
-        assert_eq!(seen.status, 200);
-        String::from_utf8(seen.body.expect("a whole body")).expect("text")
-    };
-    let bare = Server::start("sandbox-probe", &[]);
+    let get = |server: &Server, path: &str| server.get(path).text();
+    let bare = Server::start(SANDBOX_PROBE, &[]);
     assert_denied(&get(&bare, "/read?/etc/passwd"));
     assert_denied(&get(&bare, "/env?HOME"));
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     assert_denied(&get(&bare, &format!("/connect?{addr}")));
 
-    let (_keep, dir) = granted_dir();
+    let dir = granted_dir("sandbox-serve");
     let grant = format!("{}::/data", dir.display());
     let granted = Server::start(
-        "sandbox-probe",
+        SANDBOX_PROBE,
         &[
             "--ro-dir",
             &grant,

@@ -1,12 +1,10 @@
-//! Helpers for the integration tests: the real `wasgi` binary, the real guests (built
-//! once per test run by guests/build.sh), and waits that end with a clear failure
-//! instead of hanging.
-//!
-//! Each test binary uses its own part of these helpers.
-#![allow(dead_code)]
+//! Helpers for the integration tests, all of them: the real `wasgi` binary and its
+//! exit codes, the Python guests (built on first use), commands run to their end,
+//! `wasgi serve` servers, an HTTP client, and waits that end with a clear failure
+//! instead of hanging (nothing here sleeps to wait for a server).
 
-use std::ffi::OsString;
-use std::io::Read;
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -16,6 +14,36 @@ use std::time::Duration;
 /// How long any one wait may take before the test fails. Generous: a wait that
 /// reaches it means something hangs, not that something is slow.
 pub const HANG: Duration = Duration::from_secs(60);
+
+/// `wasgi run` completed the response.
+pub const COMPLETED: i32 = 0;
+/// The host itself failed.
+pub const HOST: i32 = 1;
+/// The application failed before its headers went out (the generic 500 was sent).
+pub const APP_FAILED: i32 = 3;
+/// The response was aborted after its headers went out.
+pub const ABORTED: i32 = 4;
+/// The file (app or `--body`) cannot be read.
+pub const UNREADABLE: i32 = 10;
+/// The file is not a WebAssembly component.
+pub const NOT_A_COMPONENT: i32 = 11;
+/// The component does not implement the wasgi world.
+pub const NOT_AN_APP: i32 = 12;
+
+// Small wasm files that are not wasgi apps, each the binary of the WAT text in its doc
+// (as `wat::parse_str` writes it).
+
+/// `(module)`: a core module, not a component.
+pub const CORE_MODULE: &[u8] = b"\0asm\x01\0\0\0";
+/// `(component)`: a component that exports nothing.
+pub const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
+/// `(component (core module))`: a valid component, for cutting short.
+pub const COMPONENT_WITH_A_CORE_MODULE: &[u8] = b"\0asm\x0d\0\x01\0\x01\x08\0asm\x01\0\0\0";
+/// `(component (import "acme:db/query@1.0.0" (instance (export "run" (func)))))`: a
+/// component that imports an interface wasgi does not provide.
+pub const IMPORTS_ACME_DB: &[u8] =
+    b"\0asm\x0d\0\x01\0\x07\x10\x01\x42\x02\x01\x40\0\x01\0\x04\0\x03run\x01\0\
+    \x0a\x18\x01\0\x13acme:db/query@1.0.0\x05\0";
 
 /// The repository's root.
 pub fn root() -> PathBuf {
@@ -32,29 +60,34 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
-/// The compiled guest `guests/rust/<name>`, built (with every other Rust guest) the
-/// first time any test asks for one.
-pub fn guest(name: &str) -> PathBuf {
+/// The compiled Python guest `guests/python/<name>` (a constant of
+/// `crate::guests::python`), built (with the others, by `guests/build.sh python`, which
+/// also sets up the venv it needs) the first time a test asks for one.
+pub fn python_guest(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let status = Command::new("bash")
             .arg(root().join("guests/build.sh"))
-            .arg("rust")
+            .arg("python")
             .status()
-            .expect("failed to run guests/build.sh");
-        assert!(status.success(), "guests/build.sh failed: {status}");
+            .expect("failed to run guests/build.sh python");
+        assert!(status.success(), "guests/build.sh python failed: {status}");
     });
     let path = target_dir()
-        .join("guests/rust")
+        .join("guests/python")
         .join(format!("{name}.wasm"));
-    assert!(path.exists(), "no guest {name:?} at {}", path.display());
+    assert!(
+        path.exists(),
+        "no Python guest {name:?} at {}",
+        path.display()
+    );
     path
 }
 
-/// `wasgi run GUEST ARGS...` with an empty environment (plus `vars`), stdin closed.
-pub fn wasgi_run(name: &str, args: &[&str], vars: &[(&str, &str)]) -> Output {
+/// `wasgi run APP ARGS...` with an empty environment (plus `vars`), stdin closed.
+pub fn wasgi_run(app: &str, args: &[&str], vars: &[(&str, &str)]) -> Output {
     let mut cmd = wasgi();
-    cmd.arg("run").arg(guest(name)).args(args);
+    cmd.arg("run").arg(app).args(args);
     for (k, v) in vars {
         cmd.env(k, v);
     }
@@ -63,7 +96,7 @@ pub fn wasgi_run(name: &str, args: &[&str], vars: &[(&str, &str)]) -> Output {
 
 /// Starts `wasgi run APP ARGS...` with stdin, stdout and stderr piped, for a test that
 /// talks to it while it runs.
-pub fn spawn_run(app: &Path, args: &[&str]) -> Child {
+pub fn spawn_run(app: impl AsRef<OsStr>, args: &[&str]) -> Child {
     wasgi()
         .arg("run")
         .arg(app)
@@ -95,12 +128,14 @@ pub fn assert_one_line_error(out: &Output, code_want: i32, says: &str) {
     assert!(!log.contains("panicked"), "{log}");
 }
 
-/// A fresh, empty directory for one test: `name` and the test process's id keep
-/// tests and concurrent test runs apart.
+/// A fresh, empty directory for one test, `target/test-scratch/NAME` (each test its
+/// own name), that the web servers' unprivileged users can read too.
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wasgi-test-{}-{name}", std::process::id()));
+    use std::os::unix::fs::PermissionsExt;
+    let dir = target_dir().join("test-scratch").join(name);
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
+    std::fs::create_dir_all(&dir).expect("create the scratch dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     dir
 }
 
@@ -120,6 +155,42 @@ pub fn output(cmd: &mut Command) -> Output {
         .spawn()
         .expect("failed to start wasgi");
     wait(child)
+}
+
+/// What happens to the stdin of [`output_with_input`]'s command after its input.
+pub enum Then {
+    /// Closed: the input ends there, as a web server's pipe to a CGI program does.
+    Close,
+    /// Left open until the command ends, as a silent client's: a read past the input
+    /// would hang (and fail the test at its deadline).
+    StayOpen,
+}
+
+/// Runs `cmd` to its end with `input` on its stdin, then closes it or leaves it open
+/// (`then`); what it printed. The input is written as the command runs: it may stop
+/// reading early (a broken pipe is not an error when the input is then closed).
+pub fn output_with_input(cmd: &mut Command, input: &[u8], then: Then) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("failed to start");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let written = stdin.write_all(&input);
+        match then {
+            Then::Close => None,
+            Then::StayOpen => {
+                written.expect("write the input");
+                Some(stdin)
+            }
+        }
+    });
+    let out = wait(child);
+    drop(feeder.join().expect("the stdin writer"));
+    out
 }
 
 /// Waits for a started child, failing the test (and killing the child) if it hangs.
@@ -237,12 +308,12 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `wasgi serve GUEST --addr 127.0.0.1:0 ARGS...` and waits for its
+    /// Starts `wasgi serve APP --addr 127.0.0.1:0 ARGS...` and waits for its
     /// `listening on` line (never sleeps).
-    pub fn start(name: &str, args: &[&str]) -> Self {
+    pub fn start(app: &str, args: &[&str]) -> Self {
         let mut cmd = wasgi();
         cmd.arg("serve")
-            .arg(guest(name))
+            .arg(app)
             .args(["--addr", "127.0.0.1:0"])
             .args(args);
         Self::spawn(cmd)
@@ -291,6 +362,24 @@ impl Server {
     /// `http://ADDR` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// A new connection to the server, whose reads fail after [`HANG`] instead of
+    /// hanging.
+    pub fn connect(&self) -> std::net::TcpStream {
+        let stream = std::net::TcpStream::connect(self.addr).expect("connect");
+        stream.set_read_timeout(Some(HANG)).expect("read timeout");
+        stream
+    }
+
+    /// `GET path` on this server, the response as seen.
+    pub fn get(&self, path: &str) -> Seen {
+        get(&self.url(path))
+    }
+
+    /// `POST path` with `body` on this server, the response as seen.
+    pub fn post(&self, path: &str, body: &[u8]) -> Seen {
+        post(&self.url(path), body)
     }
 
     /// What the server logged so far.
@@ -377,11 +466,27 @@ impl Seen {
             .collect()
     }
 
+    /// The whole body of a 200, as text.
+    pub fn text(&self) -> String {
+        assert_eq!(self.status, 200, "{:?}", self.body);
+        String::from_utf8(self.body.clone().expect("a whole body")).expect("text")
+    }
+
     /// The body as JSON, from a 200.
     pub fn json(&self) -> serde_json::Value {
         assert_eq!(self.status, 200, "{:?}", self.body);
         serde_json::from_slice(self.body.as_ref().expect("a whole body")).expect("JSON")
     }
+}
+
+/// `GET url`, the response as seen.
+pub fn get(url: &str) -> Seen {
+    seen(agent().get(url).call())
+}
+
+/// `POST url` with `body`, the response as seen.
+pub fn post(url: &str, body: &[u8]) -> Seen {
+    seen(agent().post(url).send(body))
 }
 
 /// Reads a whole response.
@@ -407,5 +512,19 @@ pub fn seen(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> 
     }
 }
 
-/// The generic 500 of gateway-semantics section 6, byte for byte.
-pub const GENERIC_500: &[u8] = b"Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\nA server error occurred.  Please contact the administrator.";
+/// The body of the generic 500 (docs/GATEWAY.md section 6).
+macro_rules! generic_500_body {
+    () => {
+        "A server error occurred.  Please contact the administrator."
+    };
+}
+
+/// The body of the generic 500, byte for byte.
+pub const GENERIC_500_BODY: &[u8] = generic_500_body!().as_bytes();
+
+/// The generic 500 of docs/GATEWAY.md section 6 from `wasgi run`, byte for byte.
+pub const GENERIC_500: &[u8] = concat!(
+    "Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\n",
+    generic_500_body!()
+)
+.as_bytes();

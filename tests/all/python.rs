@@ -9,14 +9,12 @@
 //! differences of docs/PYTHON.md, each encoded in [`expected_from_wasgi`] and
 //! [`reference_body`].
 
-mod util;
-
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use util::*;
+use crate::guests::{ENVIRON, python as py};
+use crate::util::*;
 
 /// One request, as flags and CGI variables for `wasgi run` and a body on stdin.
 struct Request {
@@ -26,7 +24,7 @@ struct Request {
     stdin: Vec<u8>,
 }
 
-fn get(label: &'static str, path: &str) -> Request {
+fn request(label: &'static str, path: &str) -> Request {
     Request {
         label,
         args: vec!["--path".into(), path.into()],
@@ -74,88 +72,88 @@ fn corpus() -> Vec<Request> {
         .map(|i| b"0123456789abcdef\n"[(i % 17) as usize])
         .collect();
     vec![
-        get("defaults", "/"),
-        get("query", "/?name=World"),
-        get("percent-encoded utf-8 query", "/?name=caf%C3%A9&n=3"),
-        get("repeated query keys", "/api/items/42?a=1&a=2&b=%E9"),
-        get("head", "/").method("HEAD"),
-        get("percent-encoded utf-8 path", "/caf%C3%A9"),
-        get("percent-encoded non-utf-8 path", "/%FF%FE/x"),
-        get("encoded space and slash", "/a%20b/c%2Fd"),
-        get("raw non-ascii path bytes", "/").var("PATH_INFO", b"/J\xf6rg/\xe9t\xe9"),
-        get("raw non-ascii query bytes", "/").var("QUERY_STRING", b"name=\xff\xfe&n=2"),
-        get("repeated headers", "/")
+        request("defaults", "/"),
+        request("query", "/?name=World"),
+        request("percent-encoded utf-8 query", "/?name=caf%C3%A9&n=3"),
+        request("repeated query keys", "/api/items/42?a=1&a=2&b=%E9"),
+        request("head", "/").method("HEAD"),
+        request("percent-encoded utf-8 path", "/caf%C3%A9"),
+        request("percent-encoded non-utf-8 path", "/%FF%FE/x"),
+        request("encoded space and slash", "/a%20b/c%2Fd"),
+        request("raw non-ascii path bytes", "/").var("PATH_INFO", b"/J\xf6rg/\xe9t\xe9"),
+        request("raw non-ascii query bytes", "/").var("QUERY_STRING", b"name=\xff\xfe&n=2"),
+        request("repeated headers", "/")
             .header("X-Tag: one")
             .header("X-Tag: two"),
-        get("non-ascii header value", "/").var("HTTP_X_NAME", b"J\xf6rg"),
-        get("accept and user agent", "/api/items/7")
+        request("non-ascii header value", "/").var("HTTP_X_NAME", b"J\xf6rg"),
+        request("accept and user agent", "/api/items/7")
             .header("Accept: application/json")
             .header("User-Agent: wasgi-test/1.0"),
-        get("cookie", "/visits").header("Cookie: visits=4"),
-        get("repeated cookie headers", "/visits")
+        request("cookie", "/visits").header("Cookie: visits=4"),
+        request("repeated cookie headers", "/visits")
             .header("Cookie: theme=dark")
             .header("Cookie: visits=41"),
-        get("not found", "/no/such/page"),
-        get("form page", "/form"),
-        get("post form", "/form")
+        request("not found", "/no/such/page"),
+        request("form page", "/form"),
+        request("post form", "/form")
             .method("POST")
             .header("Content-Type: application/x-www-form-urlencoded")
             .body(form),
-        get("post form non-utf-8", "/form")
+        request("post form non-utf-8", "/form")
             .method("POST")
             .header("Content-Type: application/x-www-form-urlencoded")
             .body(b"x=%FF%FE&y=\xe9"),
-        get("post lines read in blocks", "/?read=8192")
+        request("post lines read in blocks", "/?read=8192")
             .method("POST")
             .header("Content-Type: text/plain")
             .body(lines),
-        get("post lines read in 3-byte blocks", "/?read=3")
+        request("post lines read in 3-byte blocks", "/?read=3")
             .method("POST")
             .body(lines),
-        get("post read all", "/?read=all")
+        request("post read all", "/?read=all")
             .method("POST")
             .body(lines),
-        get("post iterate lines", "/?read=lines")
+        request("post iterate lines", "/?read=lines")
             .method("POST")
             .body(lines),
-        get("post readline", "/?read=readline")
+        request("post readline", "/?read=readline")
             .method("POST")
             .body(lines),
-        get("post readlines", "/?read=readlines")
+        request("post readlines", "/?read=readlines")
             .method("POST")
             .body(lines),
-        get("put every byte value", "/?read=all")
+        request("put every byte value", "/?read=all")
             .method("PUT")
             .header("Content-Type: application/octet-stream")
             .body(&every_byte),
-        get("post large body", "/?read=10000")
+        request("post large body", "/?read=10000")
             .method("POST")
             .body(&large),
-        get("post empty body", "/form")
+        request("post empty body", "/form")
             .method("POST")
             .header("Content-Type: application/x-www-form-urlencoded")
             .body(b""),
-        get("post without content length", "/?read=all")
+        request("post without content length", "/?read=all")
             .method("POST")
             .var("CONTENT_TYPE", b"text/plain"),
-        get("body longer than content length", "/?read=all")
+        request("body longer than content length", "/?read=all")
             .method("POST")
             .body_with_length(b"hello, and more than that", b"5"),
-        get("delete", "/api/items/3").method("DELETE"),
-        get("options asterisk", "*").method("OPTIONS"),
-        get("https on", "/api/items/1").var("HTTPS", b"on"),
-        get("https yes", "/api/items/1").var("HTTPS", b"yes"),
-        get("server variables", "/api/items/5")
+        request("delete", "/api/items/3").method("DELETE"),
+        request("options asterisk", "*").method("OPTIONS"),
+        request("https on", "/api/items/1").var("HTTPS", b"on"),
+        request("https yes", "/api/items/1").var("HTTPS", b"yes"),
+        request("server variables", "/api/items/5")
             .var("SERVER_NAME", b"example.org")
             .var("SERVER_PORT", b"8080")
             .var("SERVER_PROTOCOL", b"HTTP/1.1")
             .var("HTTP_HOST", b"example.org:8080")
             .var("REMOTE_ADDR", b"192.0.2.1"),
-        get("script name", "/form").var("SCRIPT_NAME", b"/app.cgi"),
-        get("many chunks", "/?n=300"),
-        get("no chunks", "/?n=0"),
-        get("exc_info after the headers", "/after-headers"),
-        get("exception before the headers", "/unhandled"),
+        request("script name", "/form").var("SCRIPT_NAME", b"/app.cgi"),
+        request("many chunks", "/?n=300"),
+        request("no chunks", "/?n=0"),
+        request("exc_info after the headers", "/after-headers"),
+        request("exception before the headers", "/unhandled"),
     ]
 }
 
@@ -243,7 +241,7 @@ fn conforms(app: &str) {
 /// (a JSON object, one code point per byte).
 fn environ_variables(request: &Request) -> String {
     let mut cmd = wasgi();
-    cmd.arg("run").arg(guest("environ")).args(&request.args);
+    cmd.arg("run").arg(ENVIRON).args(&request.args);
     for (name, value) in &request.vars {
         cmd.env(name, os_bytes(value));
     }
@@ -263,7 +261,7 @@ fn run_reference(app: &str, variables: &str, body: &[u8]) -> Output {
     if deps.is_dir() {
         cmd.arg(deps);
     }
-    with_stdin(&mut cmd, body)
+    output_with_input(&mut cmd, body, Then::Close)
 }
 
 fn run_wasgi(component: &Path, request: &Request) -> Output {
@@ -275,26 +273,7 @@ fn run_wasgi(component: &Path, request: &Request) -> Output {
     for (name, value) in &request.vars {
         cmd.env(name, os_bytes(value));
     }
-    with_stdin(&mut cmd, &request.stdin)
-}
-
-/// Runs `cmd` with `body` on its stdin, to its end.
-fn with_stdin(cmd: &mut Command, body: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("failed to start");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let body = body.to_vec();
-    // A gateway may stop reading early (CONTENT_LENGTH): a broken pipe is fine.
-    let feeder = std::thread::spawn(move || {
-        let _ = stdin.write_all(&body);
-    });
-    let out = wait(child);
-    feeder.join().expect("stdin writer");
-    out
+    output_with_input(&mut cmd, &request.stdin, Then::Close)
 }
 
 /// The system python3's real executable (resolved once, so no wrapper such as a pyenv
@@ -311,34 +290,9 @@ fn python3() -> &'static Path {
     })
 }
 
-/// The compiled Python guest `guests/python/<name>`, built (with the others, by
-/// `guests/build.sh python`) the first time a test asks for one.
-fn python_guest(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        // After the Rust guests (util's own once-only build): never two builds at once.
-        guest("environ");
-        let status = Command::new("bash")
-            .arg(root().join("guests/build.sh"))
-            .arg("python")
-            .status()
-            .expect("failed to run guests/build.sh python");
-        assert!(status.success(), "guests/build.sh python failed: {status}");
-    });
-    let path = target_dir()
-        .join("guests/python")
-        .join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "no Python guest {name:?} at {}",
-        path.display()
-    );
-    path
-}
-
 #[test]
 fn hello_prints_exact_cgi_bytes() {
-    let out = run_wasgi(&python_guest("hello"), &get("hello", "/"));
+    let out = run_wasgi(&python_guest(py::HELLO), &request("hello", "/"));
     expect(
         &out,
         b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nHello, World!\n",
@@ -361,42 +315,42 @@ fn the_packaged_wit_is_the_contract() {
 
 #[test]
 fn hello_conforms_to_run_with_cgi() {
-    conforms("hello");
+    conforms(py::HELLO);
 }
 
 #[test]
 fn environ_conforms_to_run_with_cgi() {
-    conforms("environ");
+    conforms(py::ENVIRON);
 }
 
 #[test]
 fn echo_conforms_to_run_with_cgi() {
-    conforms("echo");
+    conforms(py::ECHO);
 }
 
 #[test]
 fn stream_conforms_to_run_with_cgi() {
-    conforms("stream");
+    conforms(py::STREAM);
 }
 
 #[test]
 fn exc_info_conforms_to_run_with_cgi() {
-    conforms("exc-info");
+    conforms(py::EXC_INFO);
 }
 
 #[test]
 fn legacy_write_conforms_to_run_with_cgi() {
-    conforms("legacy-write");
+    conforms(py::LEGACY_WRITE);
 }
 
 #[test]
 fn flask_app_conforms_to_run_with_cgi() {
-    conforms("flask-app");
+    conforms(py::FLASK_APP);
 }
 
 #[test]
 fn the_body_is_closed_after_it_is_exhausted() {
-    let out = run_wasgi(&python_guest("stream"), &get("three lines", "/?n=3"));
+    let out = run_wasgi(&python_guest(py::STREAM), &request("three lines", "/?n=3"));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
         stderr(&out).contains("stream: closed after 3 of 3 lines"),
@@ -412,7 +366,7 @@ fn the_body_is_closed_after_a_failed_write() {
     let mut child = wasgi()
         .env("WASGI_CACHE_DIR", target_dir().join("wasgi-cache"))
         .arg("run")
-        .arg(python_guest("stream"))
+        .arg(python_guest(py::STREAM))
         .args(["--path", "/?n=10000000"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -429,7 +383,10 @@ fn the_body_is_closed_after_a_failed_write() {
 
 #[test]
 fn an_escaped_exception_is_logged_never_sent() {
-    let out = run_wasgi(&python_guest("exc-info"), &get("unhandled", "/unhandled"));
+    let out = run_wasgi(
+        &python_guest(py::EXC_INFO),
+        &request("unhandled", "/unhandled"),
+    );
     expect(
         &out,
         GENERIC_500,
@@ -445,7 +402,7 @@ fn an_escaped_exception_is_logged_never_sent() {
 
 /// The `wasgi-py` that guests/build.sh installed into target/py-venv.
 fn wasgi_py(args: &[&str]) -> Output {
-    python_guest("hello");
+    python_guest(py::HELLO);
     let mut cmd = Command::new(target_dir().join("py-venv/bin/wasgi-py"));
     output(cmd.arg("build").args(args).stdin(Stdio::null()))
 }
@@ -497,8 +454,7 @@ fn wasgi_py_build_refuses_a_spec_that_is_not_module_callable() {
 
 #[test]
 fn wasgi_py_build_names_a_native_extension_dependency() {
-    let deps = std::env::temp_dir().join(format!("wasgi-py-native-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&deps);
+    let deps = scratch("python-native-deps");
     let so = "fastjson/_speedups.cpython-311-x86_64-linux-gnu.so";
     std::fs::create_dir_all(deps.join("fastjson")).expect("package dir");
     std::fs::create_dir_all(deps.join("fastjson-2.1.dist-info")).expect("dist-info");
@@ -527,10 +483,9 @@ fn wasgi_py_build_names_a_native_extension_dependency() {
 fn wasgi_py_build_works_offline_once_installed() {
     // A network namespace of our own has no network at all: the Flask app and its
     // bundled dependencies must build from what is installed, and run.
-    let scratch = std::env::temp_dir().join(format!("wasgi-py-offline-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).expect("scratch dir");
-    let app = scratch.join("flask-app.wasm");
-    python_guest("flask-app");
+    let dir = scratch("python-offline-build");
+    let app = dir.join("flask-app.wasm");
+    python_guest(py::FLASK_APP);
     let mut cmd = Command::new("unshare");
     cmd.arg("-n")
         .arg(target_dir().join("py-venv/bin/wasgi-py"))
@@ -543,7 +498,7 @@ fn wasgi_py_build_works_offline_once_installed() {
         .stdin(Stdio::null());
     let built = output(&mut cmd);
     assert_eq!(code(&built), 0, "offline build failed: {}", stderr(&built));
-    let cache = scratch.join("cache");
+    let cache = dir.join("cache");
     let ran = output(
         wasgi()
             .arg("run")
@@ -558,5 +513,5 @@ fn wasgi_py_build_works_offline_once_installed() {
         0,
         &[],
     );
-    std::fs::remove_dir_all(&scratch).expect("clean up");
+    std::fs::remove_dir_all(&dir).expect("clean up");
 }

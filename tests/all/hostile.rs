@@ -8,14 +8,12 @@
 //! `/ok` request to the same server, then checks the hostile outcome and that the
 //! server still answers. The corpus, with these outcomes, is tabled in
 //! docs/SECURITY.md ("Hostile guests"); the older hostile guests (which have no `/ok`)
-//! are tested in tests/cli.rs and tests/serve.rs.
+//! are tested in tests/all/cli.rs and tests/all/serve.rs.
 
-mod util;
-
-use std::io::Write as _;
 use std::process::Stdio;
 
-use util::*;
+use crate::guests::*;
+use crate::util::*;
 
 /// How the hostile request ends.
 enum Ends {
@@ -31,7 +29,7 @@ enum Ends {
 
 /// One row of the corpus.
 struct Case {
-    /// The guest, `guests/rust/<guest>`.
+    /// The guest (its constant in `crate::guests`).
     guest: &'static str,
     /// Flags for both `wasgi run` and `wasgi serve`.
     flags: &'static [&'static str],
@@ -63,33 +61,19 @@ const CASE: Case = Case {
 /// The status line and headers every guest here sends with a 200.
 const HEAD_200: &[u8] = b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n";
 
-const COMPLETED: i32 = 0;
-const APP_FAILED: i32 = 3;
-const ABORTED: i32 = 4;
-
 /// `wasgi run`: exact stdout, exit code, log lines.
 fn check_run(case: &Case) {
     let mut cmd = wasgi();
-    cmd.arg("run").arg(guest(case.guest)).args(case.flags);
+    cmd.arg("run").arg(case.guest).args(case.flags);
     let out = match case.input {
         None => output(cmd.stdin(Stdio::null())),
-        Some(body) => {
-            let mut child = cmd
-                .env("CONTENT_LENGTH", body.len().to_string())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("failed to start wasgi run");
-            // More than CONTENT_LENGTH, and stdin left open: a read past the bound
-            // would hang until the test's deadline.
-            let mut stdin = child.stdin.take().expect("stdin");
-            stdin.write_all(body).expect("write the body");
-            stdin.write_all(b" and what follows").expect("write more");
-            let out = wait(child);
-            drop(stdin);
-            out
-        }
+        // More than CONTENT_LENGTH, and stdin left open: a read past the bound would
+        // hang until the test's deadline.
+        Some(body) => output_with_input(
+            cmd.env("CONTENT_LENGTH", body.len().to_string()),
+            &[body, b" and what follows"].concat(),
+            Then::StayOpen,
+        ),
     };
     let (stdout, exit) = match &case.ends {
         Ends::Failed => (GENERIC_500.to_vec(), APP_FAILED),
@@ -113,8 +97,8 @@ fn check_serve(case: &Case) {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let _ = tx.send(match input {
-                None => seen(agent().get(&url).call()),
-                Some(body) => seen(agent().post(&url).send(body)),
+                None => get(&url),
+                Some(body) => post(&url, body),
             });
         });
         rx
@@ -129,7 +113,7 @@ fn check_serve(case: &Case) {
     match &case.ends {
         Ends::Failed => {
             assert_eq!(r.status, 500, "{:?}", r.body);
-            assert_eq!(r.body.as_deref(), Ok(body(GENERIC_500)));
+            assert_eq!(r.body.as_deref(), Ok(GENERIC_500_BODY));
         }
         Ends::Aborted(_) => {
             assert_eq!(r.status, 200);
@@ -154,7 +138,7 @@ fn check_serve(case: &Case) {
 /// `/ok` is answered `ok\n`.
 #[track_caller]
 fn assert_ok(server: &Server, when: &str) {
-    let ok = seen(agent().get(&server.url("/ok")).call());
+    let ok = server.get("/ok");
     assert_eq!(ok.status, 200, "/ok {when}");
     assert_eq!(ok.body.as_deref(), Ok(&b"ok\n"[..]), "/ok {when}");
 }
@@ -187,7 +171,7 @@ macro_rules! hostile {
 hostile! {
     /// Loops forever in `next()` after the first chunk: stopped by --timeout.
     infinite_loop_mid_body => Case {
-        guest: "infinite-loop-mid-body",
+        guest: INFINITE_LOOP_MID_BODY,
         flags: &["--timeout", "1"],
         ends: Ends::Aborted(b"first\n".to_vec()),
         logs: &["ran past its time limit (--timeout)"],
@@ -196,84 +180,84 @@ hostile! {
     };
     /// Unbounded recursion before the headers: wasm's call stack runs out.
     stack_overflow => Case {
-        guest: "stack-overflow",
+        guest: STACK_OVERFLOW,
         logs: &["guest trapped: wasm trap: call stack exhausted"],
         ..CASE
     };
     /// Unbounded recursion inside `next()` after the first chunk: the shadow stack in
     /// linear memory runs out.
     recursion_in_next => Case {
-        guest: "recursion-in-next",
+        guest: RECURSION_IN_NEXT,
         ends: Ends::Aborted(b"first\n".to_vec()),
         logs: &["guest trapped: wasm trap: out of bounds memory access"],
         ..CASE
     };
     /// 100 000 headers: refused at --max-response-headers.
     header_bomb => Case {
-        guest: "header-bomb",
+        guest: HEADER_BOMB,
         flags: &["--max-response-headers", "100"],
         logs: &["--max-response-headers"],
         ..CASE
     };
     /// A 1 MiB status line: refused at --max-response-header-bytes.
     huge_status => Case {
-        guest: "huge-status",
+        guest: HUGE_STATUS,
         flags: &["--max-response-header-bytes", "64KiB"],
         logs: &["--max-response-header-bytes"],
         ..CASE
     };
     /// A 1 MiB header value: refused at --max-response-header-bytes.
     huge_header_value => Case {
-        guest: "huge-header-value",
+        guest: HUGE_HEADER_VALUE,
         flags: &["--max-response-header-bytes", "64KiB"],
         logs: &["--max-response-header-bytes"],
         ..CASE
     };
     /// CR in a header name.
     header_name_cr => Case {
-        guest: "header-name-cr",
+        guest: HEADER_NAME_CR,
         logs: &["header name \"X-Bad\\rName\" is not a token"],
         ..CASE
     };
     /// LF in a header name.
     header_name_lf => Case {
-        guest: "header-name-lf",
+        guest: HEADER_NAME_LF,
         logs: &["header name \"X-Bad\\nName\" is not a token"],
         ..CASE
     };
     /// NUL in a header name.
     header_name_nul => Case {
-        guest: "header-name-nul",
+        guest: HEADER_NAME_NUL,
         logs: &["header name \"X-Bad\\x00Name\" is not a token"],
         ..CASE
     };
     /// NUL in a header value.
     header_value_nul => Case {
-        guest: "header-value-nul",
+        guest: HEADER_VALUE_NUL,
         logs: &["header \"X-Token\" value holds control character 0x00 at byte 3"],
         ..CASE
     };
     /// A header name with a space and parentheses.
     non_token_header_name => Case {
-        guest: "non-token-header-name",
+        guest: NON_TOKEN_HEADER_NAME,
         logs: &["header name \"X Forwarded (For)\" is not a token"],
         ..CASE
     };
     /// A header named Status.
     status_header => Case {
-        guest: "status-header",
+        guest: STATUS_HEADER,
         logs: &["header \"Status\" is not allowed"],
         ..CASE
     };
     /// CR LF in the status line, injecting a Set-Cookie.
     status_crlf => Case {
-        guest: "status-crlf",
+        guest: STATUS_CRLF,
         logs: &["holds control character 0x0d at byte 6"],
         ..CASE
     };
     /// 64 MiB to stdout: the log keeps --max-log of it, the response is unaffected.
     stdout_flood => Case {
-        guest: "stdout-flood",
+        guest: STDOUT_FLOOD,
         flags: &["--max-log", "256KiB"],
         ends: Ends::Completed(b"survived the flood\n".to_vec()),
         logs: &["--max-log"],
@@ -282,7 +266,7 @@ hostile! {
     };
     /// 64 MiB to stderr: the same.
     stderr_flood => Case {
-        guest: "stderr-flood",
+        guest: STDERR_FLOOD,
         flags: &["--max-log", "256KiB"],
         ends: Ends::Completed(b"survived the flood\n".to_vec()),
         logs: &["--max-log"],
@@ -292,7 +276,7 @@ hostile! {
     /// One chunk of 1 GiB after a first one: wasmtime refuses to copy that much in
     /// one host call (its hostcall fuel), a trap after the headers.
     one_gib_chunk => Case {
-        guest: "one-gib-chunk",
+        guest: ONE_GIB_CHUNK,
         flags: &["--max-memory", "2GiB"],
         ends: Ends::Aborted(b"first\n".to_vec()),
         logs: &["too much data is being copied between the host and the guest"],
@@ -300,7 +284,7 @@ hostile! {
     };
     /// A body that never ends: cut at --max-output, exactly 1 MiB of it sent.
     body_forever => Case {
-        guest: "body-forever",
+        guest: BODY_FOREVER,
         flags: &["--max-output", "1MiB"],
         ends: Ends::Aborted(vec![b'x'; 1 << 20]),
         logs: &["--max-output of 1048576"],
@@ -308,7 +292,7 @@ hostile! {
     };
     /// Reads wsgi.input past its end, 4 GiB at a time: gets the body, then nothing.
     read_past_content_length => Case {
-        guest: "read-past-content-length",
+        guest: READ_PAST_CONTENT_LENGTH,
         ends: Ends::Completed(
             b"read 5 bytes \"hello\", then 1000 reads past the end gave 0 bytes\n".to_vec(),
         ),
@@ -317,7 +301,7 @@ hostile! {
     };
     /// Hours of pure computation: stopped when its --fuel runs out.
     fuel_burner => Case {
-        guest: "fuel-burner",
+        guest: FUEL_BURNER,
         flags: &["--fuel", "100000000"],
         logs: &["--fuel"],
         started: Some("fuel-burner: burning"),
@@ -325,7 +309,7 @@ hostile! {
     };
     /// Ten million WASI handles kept: stopped at --max-resources.
     resource_hog => Case {
-        guest: "resource-hog",
+        guest: RESOURCE_HOG,
         flags: &["--max-resources", "200"],
         logs: &["--max-resources"],
         started: Some("resource-hog: hoarding"),
@@ -333,7 +317,7 @@ hostile! {
     };
     /// An hour's sleep in a host call: stopped by --timeout all the same.
     sleeps_in_host_call => Case {
-        guest: "sleeps-in-host-call",
+        guest: SLEEPS_IN_HOST_CALL,
         flags: &["--timeout", "1"],
         logs: &["ran past its time limit (--timeout)"],
         started: Some("sleeps-in-host-call: sleeping"),
@@ -341,7 +325,7 @@ hostile! {
     };
     /// Allocates without bound after the first chunk: refused at --max-memory.
     memory_bomb_mid_body => Case {
-        guest: "memory-bomb-mid-body",
+        guest: MEMORY_BOMB_MID_BODY,
         flags: &["--max-memory", "64MiB"],
         ends: Ends::Aborted(b"first\n".to_vec()),
         logs: &["past its --max-memory of 67108864"],
@@ -349,7 +333,7 @@ hostile! {
     };
     /// A 64 MiB error message from the entry point: a 500, and the log stays bounded.
     huge_error_message => Case {
-        guest: "huge-error-message",
+        guest: HUGE_ERROR_MESSAGE,
         flags: &["--max-log", "256KiB"],
         logs: &["application error: huge-error-message: eee"],
         log_under: Some(2 << 20),
@@ -357,7 +341,7 @@ hostile! {
     };
     /// exc_info misuse: 64 reports of 1 MiB before the headers; the log stays bounded.
     exc_info_flood => Case {
-        guest: "exc-info-flood",
+        guest: EXC_INFO_FLOOD,
         flags: &["--max-log", "256KiB"],
         ends: Ends::Completed(b"survived\n".to_vec()),
         logs: &["exc-info-flood: xxx"],

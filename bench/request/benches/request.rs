@@ -11,8 +11,8 @@
 //!
 //! ```sh
 //! guests/build.sh                    # target/guests/{rust,python}/hello.wasm
-//! cargo bench --bench request        # every benchmark
-//! cargo bench --bench request -- rust-hello
+//! cargo bench -p wasgi-bench --bench request        # every benchmark
+//! cargo bench -p wasgi-bench --bench request -- rust-hello
 //! ```
 //!
 //! bench/run.sh runs it and turns the medians into the table's ratios. Not a test:
@@ -56,7 +56,7 @@ impl Sink for Discard {
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
 }
 
 /// `GET /`, as `wasgi run` builds it with no CGI variables set.

@@ -5,9 +5,7 @@
 //! and drives them with a real HTTP client.
 //!
 //! The servers must be installed (`apt-get install -y apache2 nginx fcgiwrap`, as
-//! .ci/run does): without them these tests fail, saying so.
-
-mod util;
+//! tests/run.sh does): without them these tests fail, saying so.
 
 use std::fs;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -18,7 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use util::*;
+use crate::guests::*;
+use crate::util::*;
 
 /// A web server binary from Debian's packages; the test fails clearly without it.
 fn tool(name: &str) -> PathBuf {
@@ -29,7 +28,7 @@ fn tool(name: &str) -> PathBuf {
         .unwrap_or_else(|| {
             panic!(
                 "{name} is not installed: run `apt-get install -y apache2 nginx fcgiwrap` \
-                 (.ci/run does) to run the deployment tests"
+                 (tests/run.sh does) to run the deployment tests"
             )
         })
 }
@@ -38,16 +37,6 @@ fn tool(name: &str) -> PathBuf {
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local addr").port()
-}
-
-/// A fresh directory for one test's configs and logs, under target/, that the web
-/// servers' unprivileged users can read.
-fn scratch(test: &str) -> PathBuf {
-    let dir = root().join("target/deploy-tests").join(test);
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).expect("create the scratch dir");
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod");
-    dir
 }
 
 /// tests/deploy/`name` with every `@KEY@` filled in; fails if one is left.
@@ -190,7 +179,8 @@ impl CgiServer {
         // The CGI program runs as the server's unprivileged user.
         fs::set_permissions(&cache, fs::Permissions::from_mode(0o1777)).expect("chmod");
         let wasgi = PathBuf::from(env!("CARGO_BIN_EXE_wasgi"));
-        let apps = guest("hello").parent().expect("guest dir").to_owned();
+        // Every Rust guest is `NAME.wasm` in one directory.
+        let apps = Path::new(HELLO).parent().expect("guest dir").to_owned();
         let port = free_port();
         match kind {
             Cgi::Apache => Self::apache(&dir, &wasgi, &apps, &cache, port),
@@ -319,17 +309,6 @@ fn start_nginx(dir: &Path, site: &str, port: u16) -> Daemon {
     server
 }
 
-fn get(url: &str) -> Seen {
-    seen(agent().get(url).call())
-}
-
-/// The bytes of an environ variable (one code point per byte in the guest's JSON).
-fn var(json: &serde_json::Value, name: &str) -> Option<Vec<u8>> {
-    variable(json, name)
-}
-
-const GENERIC_500_BODY: &[u8] = b"A server error occurred.  Please contact the administrator.";
-
 fn hello_bytes_come_through(kind: Cgi, test: &str) {
     let server = CgiServer::start(kind, test);
     let r = get(&server.url("/apps/hello"));
@@ -374,22 +353,22 @@ fn script_name_path_info_and_query_are_the_servers(kind: Cgi, test: &str) {
         let json = get(&server.url(target)).json();
         let what = format!("{kind:?} {target}");
         assert_eq!(
-            var(&json, "SCRIPT_NAME").as_deref(),
+            variable(&json, "SCRIPT_NAME").as_deref(),
             Some(script_name.as_bytes()),
             "{what}"
         );
         assert_eq!(
-            var(&json, "PATH_INFO").as_deref(),
+            variable(&json, "PATH_INFO").as_deref(),
             Some(path_info),
             "{what}"
         );
         assert_eq!(
-            var(&json, "QUERY_STRING").as_deref(),
+            variable(&json, "QUERY_STRING").as_deref(),
             Some(query.as_bytes()),
             "{what}"
         );
         assert_eq!(
-            var(&json, "REQUEST_URI").as_deref(),
+            variable(&json, "REQUEST_URI").as_deref(),
             Some(target.as_bytes()),
             "{what}"
         );
@@ -403,7 +382,11 @@ fn script_name_path_info_and_query_are_the_servers(kind: Cgi, test: &str) {
             "WASGI_CACHE_DIR",
             "PATH",
         ] {
-            assert_eq!(var(&json, host), None, "{what}: {host} reached the guest");
+            assert_eq!(
+                variable(&json, host),
+                None,
+                "{what}: {host} reached the guest"
+            );
         }
     }
 }
@@ -587,7 +570,7 @@ struct ScaledOut {
 impl ScaledOut {
     fn start(app: &str, test: &str) -> Self {
         let unit = Server::spawn(unit_command(&[
-            ("WASGI_APP", text(&guest(app))),
+            ("WASGI_APP", app.to_owned()),
             ("WASGI_ADDR", "127.0.0.1:0".to_owned()),
             ("WASGI_TRUSTED_PROXY", PROXY_ADDR.to_owned()),
         ]));
@@ -622,7 +605,7 @@ impl ScaledOut {
 /// wasgi, from an address it does not trust, the same headers change nothing.
 #[test]
 fn behind_nginx_remote_addr_and_scheme_come_from_the_trusted_proxy() {
-    let site = ScaledOut::start("environ", "proxy-forwarded");
+    let site = ScaledOut::start(ENVIRON, "proxy-forwarded");
     let spoof = |url: &str| {
         seen(
             agent()
@@ -635,46 +618,49 @@ fn behind_nginx_remote_addr_and_scheme_come_from_the_trusted_proxy() {
     };
     let json = spoof(&site.url("/p?q=1"));
     assert_eq!(
-        var(&json, "REMOTE_ADDR").as_deref(),
+        variable(&json, "REMOTE_ADDR").as_deref(),
         Some(&b"127.0.0.1"[..])
     );
     assert_eq!(
-        var(&json, "REMOTE_PORT"),
+        variable(&json, "REMOTE_PORT"),
         None,
         "the proxy's port is not the client's"
     );
     assert_eq!(
-        var(&json, "HTTP_X_FORWARDED_FOR").as_deref(),
+        variable(&json, "HTTP_X_FORWARDED_FOR").as_deref(),
         Some(&b"198.51.100.7, 127.0.0.1"[..])
     );
     assert_eq!(
-        var(&json, "HTTP_X_FORWARDED_PROTO").as_deref(),
+        variable(&json, "HTTP_X_FORWARDED_PROTO").as_deref(),
         Some(&b"http"[..])
     );
     assert_eq!(json["wsgi.url_scheme"], "http");
     assert_eq!(
-        var(&json, "HTTP_HOST"),
+        variable(&json, "HTTP_HOST"),
         Some(format!("127.0.0.1:{}", site.port).into_bytes())
     );
-    assert_eq!(var(&json, "PATH_INFO").as_deref(), Some(&b"/p"[..]));
-    assert_eq!(var(&json, "QUERY_STRING").as_deref(), Some(&b"q=1"[..]));
+    assert_eq!(variable(&json, "PATH_INFO").as_deref(), Some(&b"/p"[..]));
+    assert_eq!(
+        variable(&json, "QUERY_STRING").as_deref(),
+        Some(&b"q=1"[..])
+    );
 
     let direct = spoof(&site.backends[1].url("/"));
     assert_eq!(
-        var(&direct, "REMOTE_ADDR").as_deref(),
+        variable(&direct, "REMOTE_ADDR").as_deref(),
         Some(&b"127.0.0.1"[..])
     );
-    assert!(var(&direct, "REMOTE_PORT").is_some());
+    assert!(variable(&direct, "REMOTE_PORT").is_some());
     assert_eq!(direct["wsgi.url_scheme"], "http");
-    assert_eq!(var(&direct, "HTTPS"), None);
+    assert_eq!(variable(&direct, "HTTPS"), None);
 
     // From a trusted address, X-Forwarded-Proto: https is believed.
-    let trusting = Server::start("environ", &["--trusted-proxy", "127.0.0.1"]);
+    let trusting = Server::start(ENVIRON, &["--trusted-proxy", "127.0.0.1"]);
     let json = spoof(&trusting.url("/"));
     assert_eq!(json["wsgi.url_scheme"], "https");
-    assert_eq!(var(&json, "HTTPS").as_deref(), Some(&b"on"[..]));
+    assert_eq!(variable(&json, "HTTPS").as_deref(), Some(&b"on"[..]));
     assert_eq!(
-        var(&json, "REMOTE_ADDR").as_deref(),
+        variable(&json, "REMOTE_ADDR").as_deref(),
         Some(&b"198.51.100.7"[..])
     );
     drop(site.nginx);
@@ -686,7 +672,7 @@ fn behind_nginx_remote_addr_and_scheme_come_from_the_trusted_proxy() {
 fn behind_nginx_killing_one_backend_fails_no_request() {
     const REQUESTS: usize = 400;
     const CLIENTS: usize = 4;
-    let site = ScaledOut::start("hello", "proxy-scale-out");
+    let site = ScaledOut::start(HELLO, "proxy-scale-out");
     let done = AtomicUsize::new(0);
     let url = site.url("/");
     let (tx, rx) = std::sync::mpsc::channel();

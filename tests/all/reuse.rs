@@ -3,22 +3,11 @@
 //! environ, input and response; a failure drops the instance; concurrent requests
 //! never share one. The `counter` guest counts the requests its instance served.
 
-mod util;
-
 use std::io::Write as _;
 use std::net::TcpStream;
 
-use util::*;
-
-/// GET `path` and the response seen.
-fn get(server: &Server, path: &str) -> Seen {
-    seen(agent().get(server.url(path)).call())
-}
-
-/// POST `body` to `path` and the response seen.
-fn post(server: &Server, path: &str, body: &[u8]) -> Seen {
-    seen(agent().post(server.url(path)).send(body))
-}
+use crate::guests::*;
+use crate::util::*;
 
 /// The count the instance reported.
 fn count(seen: &Seen) -> u64 {
@@ -27,71 +16,65 @@ fn count(seen: &Seen) -> u64 {
     count[0].parse().expect("a count")
 }
 
-/// The whole body of a 200, as text.
-fn text(seen: &Seen) -> String {
-    assert_eq!(seen.status, 200, "{:?}", seen.body);
-    String::from_utf8(seen.body.clone().expect("a whole body")).expect("text")
-}
-
 #[test]
 fn without_reuse_every_request_gets_a_fresh_instance() {
-    let server = Server::start("counter", &[]);
+    let server = Server::start(COUNTER, &[]);
     for _ in 0..3 {
-        let seen = get(&server, "/");
-        assert_eq!(text(&seen), "count=1 path=/ query=\n");
+        let seen = server.get("/");
+        assert_eq!(seen.text(), "count=1 path=/ query=\n");
         assert_eq!(count(&seen), 1);
     }
 }
 
 #[test]
 fn with_reuse_the_guests_state_survives_between_requests() {
-    let server = Server::start("counter", &["--reuse"]);
+    let server = Server::start(COUNTER, &["--reuse"]);
     for want in 1..=5 {
-        assert_eq!(count(&get(&server, "/")), want);
+        assert_eq!(count(&server.get("/")), want);
     }
 }
 
 #[test]
 fn each_reused_request_gets_its_own_environ() {
-    let server = Server::start("counter", &["--reuse"]);
+    let server = Server::start(COUNTER, &["--reuse"]);
     assert_eq!(
-        text(&get(&server, "/first/page?a=1&b=2")),
+        server.get("/first/page?a=1&b=2").text(),
         "count=1 path=/first/page query=a=1&b=2\n"
     );
     assert_eq!(
-        text(&get(&server, "/second")),
+        server.get("/second").text(),
         "count=2 path=/second query=\n"
     );
     assert_eq!(
-        text(&get(&server, "/third%20one?q=x")),
+        server.get("/third%20one?q=x").text(),
         "count=3 path=/third one query=q=x\n"
     );
 }
 
 #[test]
 fn each_reused_request_gets_its_own_input() {
-    let server = Server::start("counter", &["--reuse"]);
+    let server = Server::start(COUNTER, &["--reuse"]);
     let long: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     let bodies: [&[u8]; 4] = [b"five!", &long, b"", b"abc"];
     for body in bodies {
-        let seen = post(&server, "/echo", body);
+        let seen = server.post("/echo", body);
         assert_eq!(seen.status, 200);
         assert_eq!(seen.body.as_deref().expect("body"), body);
     }
     // A request that leaves its body unread: the next one reads only its own.
-    let unread = post(&server, "/skip", &long[..70_000]);
-    assert_eq!(text(&unread), "skipped\n");
-    let after = post(&server, "/echo", b"mine alone");
+    let unread = server.post("/skip", &long[..70_000]);
+    assert_eq!(unread.text(), "skipped\n");
+    let after = server.post("/echo", b"mine alone");
     assert_eq!(after.body.as_deref().expect("body"), b"mine alone");
     assert_eq!(count(&after), 6, "one instance served all six");
 }
 
 #[test]
 fn a_reused_instance_starts_each_response_clean() {
-    let server = Server::start("counter", &["--reuse"]);
-    let tagged = get(&server, "/tag?secret");
+    let server = Server::start(COUNTER, &["--reuse"]);
+    let tagged = server.get("/tag?secret");
     assert_eq!(tagged.header("x-tag"), ["secret"]);
-    let next = get(&server, "/");
+    let next = server.get("/");
     assert_eq!(count(&next), 2, "the same instance");
     assert!(next.header("x-tag").is_empty(), "{:?}", next.headers);
     assert_eq!(
@@ -102,40 +85,37 @@ fn a_reused_instance_starts_each_response_clean() {
             ("transfer-encoding".to_owned(), "chunked".to_owned()),
         ]
     );
-    assert_eq!(text(&next), "count=2 path=/ query=\n");
+    assert_eq!(next.text(), "count=2 path=/ query=\n");
 }
 
 #[test]
 fn a_failure_after_headers_drops_the_instance_and_the_next_response_is_clean() {
-    let server = Server::start("counter", &["--reuse"]);
-    assert_eq!(count(&get(&server, "/")), 1);
-    let failed = get(&server, "/fail-after-headers");
+    let server = Server::start(COUNTER, &["--reuse"]);
+    assert_eq!(count(&server.get("/")), 1);
+    let failed = server.get("/fail-after-headers");
     assert_eq!(failed.status, 200);
     assert!(failed.body.is_err(), "the response was aborted");
-    let next = get(&server, "/");
-    assert_eq!(text(&next), "count=1 path=/ query=\n", "a fresh instance");
+    let next = server.get("/");
+    assert_eq!(next.text(), "count=1 path=/ query=\n", "a fresh instance");
 }
 
 #[test]
 fn after_a_trap_the_next_request_gets_a_fresh_instance() {
-    let server = Server::start("counter", &["--reuse"]);
-    assert_eq!(count(&get(&server, "/")), 1);
-    assert_eq!(count(&get(&server, "/")), 2);
-    let trapped = get(&server, "/trap");
+    let server = Server::start(COUNTER, &["--reuse"]);
+    assert_eq!(count(&server.get("/")), 1);
+    assert_eq!(count(&server.get("/")), 2);
+    let trapped = server.get("/trap");
     assert_eq!(trapped.status, 500);
-    assert_eq!(
-        trapped.body.as_deref().expect("body"),
-        b"A server error occurred.  Please contact the administrator."
-    );
+    assert_eq!(trapped.body.as_deref().expect("body"), GENERIC_500_BODY);
     server.wait_for_log("counter: trapped on request 3");
-    assert_eq!(text(&get(&server, "/")), "count=1 path=/ query=\n");
-    assert_eq!(count(&get(&server, "/")), 2);
+    assert_eq!(server.get("/").text(), "count=1 path=/ query=\n");
+    assert_eq!(count(&server.get("/")), 2);
 }
 
 /// Starts `POST /hold` with a one-byte body not yet sent, and waits until the guest
 /// reported its count (it then holds its instance until the body arrives).
 fn hold(server: &Server) -> (TcpStream, u64) {
-    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    let mut stream = server.connect();
     stream
         .write_all(
             b"POST /hold HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: close\r\n\r\n",
@@ -154,7 +134,7 @@ fn hold(server: &Server) -> (TcpStream, u64) {
 
 #[test]
 fn concurrent_reused_requests_each_get_their_own_instance() {
-    let server = Server::start("counter", &["--reuse"]);
+    let server = Server::start(COUNTER, &["--reuse"]);
     // Four requests in flight at once, each holding an instance: four fresh ones.
     let held: Vec<(TcpStream, u64)> = (0..4).map(|_| hold(&server)).collect();
     for (_, count) in &held {
@@ -166,12 +146,12 @@ fn concurrent_reused_requests_each_get_their_own_instance() {
         read_until(&mut stream, b"done\n\r\n0\r\n\r\n");
     }
     // Now each instance is a spare, having served one request.
-    assert_eq!(count(&get(&server, "/")), 2);
+    assert_eq!(count(&server.get("/")), 2);
 }
 
 #[test]
 fn run_refuses_reuse_and_says_why() {
-    let out = wasgi_run("counter", &["--reuse"], &[]);
+    let out = wasgi_run(COUNTER, &["--reuse"], &[]);
     assert_one_line_error(
         &out,
         2,

@@ -2,33 +2,32 @@
 //! promise that a cached run never compiles (issue #6 §1), end to end with the real
 //! binary.
 
-mod util;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use util::*;
-
-const COMPLETED: i32 = 0;
-const HOST: i32 = 1;
-const NOT_A_COMPONENT: i32 = 11;
+use crate::guests::*;
+use crate::util::*;
 
 /// `wasgi compile APP -o OUT`.
-fn compile(app: &Path, out: &Path) -> Output {
+fn compile(app: impl AsRef<Path>, out: &Path) -> Output {
+    let app = app.as_ref();
     output(wasgi().arg("compile").arg(app).arg("-o").arg(out))
 }
 
-/// The guest `name` compiled into `dir/NAME.cwasm`.
-fn compiled(name: &str, dir: &Path) -> PathBuf {
-    let out = dir.join(format!("{name}.cwasm"));
-    let done = compile(&guest(name), &out);
+/// The guest `app` (`.../NAME.wasm`) compiled into `dir/NAME.cwasm`.
+fn compiled(app: &str, dir: &Path) -> PathBuf {
+    let out = dir
+        .join(Path::new(app).file_name().expect("a file name"))
+        .with_extension("cwasm");
+    let done = compile(app, &out);
     assert_eq!(code(&done), COMPLETED, "{}", stderr(&done));
     assert!(done.stderr.is_empty(), "compile is quiet off a terminal");
     out
 }
 
 /// `wasgi run APP ARGS...` with no cache, stdin closed.
-fn run(app: &Path, args: &[&str]) -> Output {
+fn run(app: impl AsRef<Path>, args: &[&str]) -> Output {
+    let app = app.as_ref();
     output(
         wasgi()
             .arg("run")
@@ -41,19 +40,19 @@ fn run(app: &Path, args: &[&str]) -> Output {
 
 #[test]
 fn a_compiled_app_answers_with_the_same_bytes_as_its_wasm() {
-    let dir = scratch("same-bytes");
+    let dir = scratch("compile-same-bytes");
     for (name, args) in [
-        ("hello", &[][..]),
-        ("two-set-cookie", &[]),
-        ("stream", &["--path", "/?n=300"]),
+        (HELLO, &[][..]),
+        (TWO_SET_COOKIE, &[]),
+        (STREAM, &["--path", "/?n=300"]),
         (
-            "environ",
+            ENVIRON,
             &["--path", "/a%20b?x=1", "--header", "X-Test: yes"],
         ),
-        ("error-mid-body", &[]),
+        (ERROR_MID_BODY, &[]),
     ] {
-        let from_wasm = run(&guest(name), args);
-        let from_cwasm = run(&compiled(name, &dir), args);
+        let from_wasm = run(name, args);
+        let from_cwasm = run(compiled(name, &dir), args);
         assert!(!from_wasm.stdout.is_empty(), "{name}");
         assert_eq!(from_cwasm.stdout, from_wasm.stdout, "{name}: stdout");
         assert_eq!(code(&from_cwasm), code(&from_wasm), "{name}: exit code");
@@ -63,14 +62,14 @@ fn a_compiled_app_answers_with_the_same_bytes_as_its_wasm() {
 
 #[test]
 fn serve_loads_a_compiled_app() {
-    let dir = scratch("serve");
-    let cwasm = compiled("hello", &dir);
+    let dir = scratch("compile-serve");
+    let cwasm = compiled(HELLO, &dir);
     let mut cmd = wasgi();
     cmd.arg("serve")
         .arg(&cwasm)
         .args(["--addr", "127.0.0.1:0", "--no-cache"]);
     let server = Server::spawn(cmd);
-    let got = seen(agent().get(server.url("/")).call());
+    let got = server.get("/");
     assert_eq!(got.status, 200);
     assert_eq!(got.body.expect("body"), b"Hello, World!\n");
     drop(server);
@@ -79,12 +78,12 @@ fn serve_loads_a_compiled_app() {
 
 #[test]
 fn the_default_output_is_the_app_with_a_cwasm_extension() {
-    let dir = scratch("default-output");
+    let dir = scratch("compile-default-output");
     let app = dir.join("hello.wasm");
-    std::fs::copy(guest("hello"), &app).expect("copy");
+    std::fs::copy(HELLO, &app).expect("copy");
     let done = output(wasgi().arg("compile").arg(&app));
     assert_eq!(code(&done), COMPLETED, "{}", stderr(&done));
-    let hello = run(&dir.join("hello.cwasm"), &[]);
+    let hello = run(dir.join("hello.cwasm"), &[]);
     assert_eq!(body(&hello.stdout), b"Hello, World!\n");
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
@@ -92,8 +91,8 @@ fn the_default_output_is_the_app_with_a_cwasm_extension() {
 /// The `.cwasm` of hello, damaged by `damage`, run: it must be refused with one line
 /// that says `says` and what to do.
 fn refused_after(name: &str, damage: impl FnOnce(&mut Vec<u8>), says: &str) {
-    let dir = scratch(name);
-    let cwasm = compiled("hello", &dir);
+    let dir = scratch(&format!("compile-{name}"));
+    let cwasm = compiled(HELLO, &dir);
     let mut bytes = std::fs::read(&cwasm).expect("read");
     damage(&mut bytes);
     std::fs::write(&cwasm, &bytes).expect("write");
@@ -145,8 +144,8 @@ fn a_cwasm_from_another_wasgi_is_refused() {
 
 #[test]
 fn a_fuel_budget_needs_a_cwasm_compiled_with_fuel_metering() {
-    let dir = scratch("fuel");
-    let plain = compiled("hello", &dir);
+    let dir = scratch("compile-fuel");
+    let plain = compiled(HELLO, &dir);
     let refused = run(&plain, &["--fuel", "1000000000"]);
     assert_one_line_error(
         &refused,
@@ -157,7 +156,7 @@ fn a_fuel_budget_needs_a_cwasm_compiled_with_fuel_metering() {
     let done = output(
         wasgi()
             .arg("compile")
-            .arg(guest("hello"))
+            .arg(HELLO)
             .args(["--fuel", "-o"])
             .arg(&metered),
     );
@@ -169,9 +168,9 @@ fn a_fuel_budget_needs_a_cwasm_compiled_with_fuel_metering() {
 
 #[test]
 fn a_wasm_named_cwasm_runs_as_the_component_it_is() {
-    let dir = scratch("renamed");
+    let dir = scratch("compile-renamed");
     let renamed = dir.join("hello.cwasm");
-    std::fs::copy(guest("hello"), &renamed).expect("copy");
+    std::fs::copy(HELLO, &renamed).expect("copy");
     let out = run(&renamed, &[]);
     expect(
         &out,
@@ -185,10 +184,10 @@ fn a_wasm_named_cwasm_runs_as_the_component_it_is() {
 #[test]
 fn a_precompiled_file_of_wasmtime_itself_is_refused() {
     // A cache entry is exactly what wasmtime's precompile writes, with no header.
-    let dir = scratch("wasmtime-artifact");
+    let dir = scratch("compile-wasmtime-artifact");
     let cache = dir.join("cache");
     let cache_var = cache.to_str().expect("utf-8 path");
-    let out = wasgi_run("hello", &[], &[("WASGI_CACHE_DIR", cache_var)]);
+    let out = wasgi_run(HELLO, &[], &[("WASGI_CACHE_DIR", cache_var)]);
     assert_eq!(code(&out), COMPLETED, "{}", stderr(&out));
     let entry = std::fs::read_dir(&cache)
         .expect("cache dir")
@@ -206,16 +205,13 @@ fn a_precompiled_file_of_wasmtime_itself_is_refused() {
 
 #[test]
 fn compile_refuses_what_run_refuses_with_the_same_error() {
-    let dir = scratch("refusals");
+    let dir = scratch("compile-refusals");
     let files: [(&str, Vec<u8>); 4] = [
         ("script.wasm", b"#!/bin/sh\necho hello\n".to_vec()),
-        ("core.wasm", wat::parse_str("(module)").expect("wat")),
-        (
-            "empty-component.wasm",
-            wat::parse_str("(component)").expect("wat"),
-        ),
+        ("core.wasm", CORE_MODULE.to_vec()),
+        ("empty-component.wasm", EMPTY_COMPONENT.to_vec()),
         ("truncated.wasm", {
-            let mut bytes = wat::parse_str("(component (core module))").expect("wat");
+            let mut bytes = COMPONENT_WITH_A_CORE_MODULE.to_vec();
             bytes.truncate(bytes.len() - 3);
             bytes
         }),
@@ -243,7 +239,7 @@ fn compile_refuses_what_run_refuses_with_the_same_error() {
 
 #[test]
 fn compile_into_a_missing_directory_is_a_clear_error() {
-    let out = compile(&guest("hello"), Path::new("/nonexistent-dir/hello.cwasm"));
+    let out = compile(HELLO, Path::new("/nonexistent-dir/hello.cwasm"));
     assert_one_line_error(
         &out,
         HOST,
@@ -253,14 +249,14 @@ fn compile_into_a_missing_directory_is_a_clear_error() {
 
 #[test]
 fn compile_never_overwrites_the_app_itself() {
-    let dir = scratch("overwrite");
+    let dir = scratch("compile-overwrite");
     let app = dir.join("hello.wasm");
-    std::fs::copy(guest("hello"), &app).expect("copy");
+    std::fs::copy(HELLO, &app).expect("copy");
     let out = compile(&app, &app);
     assert_one_line_error(&out, HOST, "it is the application being compiled");
     assert_eq!(
         std::fs::read(&app).expect("read"),
-        std::fs::read(guest("hello")).expect("read")
+        std::fs::read(HELLO).expect("read")
     );
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
@@ -273,22 +269,22 @@ const CRANELIFT_AT_WORK: &str = "translated to CLIF";
 
 #[test]
 fn a_cached_run_never_touches_cranelift() {
-    let dir = scratch("cranelift");
+    let dir = scratch("compile-cranelift");
     let cache = dir.to_str().expect("utf-8 path");
     let vars = [
         ("WASGI_CACHE_DIR", cache),
         ("RUST_LOG", "wasmtime_internal_cranelift=debug"),
     ];
-    let first = wasgi_run("hello", &[], &vars);
+    let first = wasgi_run(HELLO, &[], &vars);
     assert_logged(&first, CRANELIFT_AT_WORK);
-    let cached = wasgi_run("hello", &[], &vars);
+    let cached = wasgi_run(HELLO, &[], &vars);
     assert_eq!(cached.stdout, first.stdout);
     assert!(
         !stderr(&cached).contains(CRANELIFT_AT_WORK),
         "{}",
         stderr(&cached)
     );
-    let cwasm = compiled("hello", &dir);
+    let cwasm = compiled(HELLO, &dir);
     let precompiled = output(
         wasgi()
             .arg("run")
@@ -309,9 +305,9 @@ const NOTICE: &str = "wasgi: compiling hello.wasm (first run; cached for next ti
 
 #[test]
 fn no_compile_notice_when_stderr_is_not_a_terminal() {
-    let dir = scratch("notice-pipe");
+    let dir = scratch("compile-notice-pipe");
     let cache = dir.to_str().expect("utf-8 path");
-    let first = wasgi_run("hello", &[], &[("WASGI_CACHE_DIR", cache)]);
+    let first = wasgi_run(HELLO, &[], &[("WASGI_CACHE_DIR", cache)]);
     assert_eq!(code(&first), COMPLETED);
     assert!(first.stderr.is_empty(), "{}", stderr(&first));
     std::fs::remove_dir_all(&dir).expect("clean up");
@@ -333,13 +329,9 @@ fn on_a_terminal(command: &str, vars: &[(&str, &str)]) -> String {
 
 #[test]
 fn a_compile_on_a_terminal_says_so_and_how_long_it_took() {
-    let dir = scratch("notice-tty");
+    let dir = scratch("compile-notice-tty");
     let cache = dir.to_str().expect("utf-8 path");
-    let command = format!(
-        "{} run {}",
-        env!("CARGO_BIN_EXE_wasgi"),
-        guest("hello").display()
-    );
+    let command = format!("{} run {}", env!("CARGO_BIN_EXE_wasgi"), HELLO);
     let first = on_a_terminal(&command, &[("WASGI_CACHE_DIR", cache)]);
     let lines: Vec<&str> = first.lines().map(str::trim_end).collect();
     assert_eq!(lines[0], NOTICE, "{first}");
