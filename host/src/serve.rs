@@ -143,6 +143,7 @@ pub async fn serve(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let local = listener.local_addr()?;
     let mut acceptor = accept::Acceptor::new(listener, max_connections);
+    acceptor.trim_after_storms();
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1
         .keep_alive(true)

@@ -2,9 +2,16 @@
 //! at once with a fixed 503; and when `accept` itself fails (out of file descriptors,
 //! EMFILE), backing off (10 ms doubling to 1 s) instead of spinning, with the warning
 //! logged at most once a second.
+//!
+//! And giving memory back after a connection storm: each open connection costs about
+//! 16 KB of heap (hyper's buffers, the task), which glibc keeps in its arenas once the
+//! connections close (10 000 idle connections took RSS from 21 to 188 MB, and it stayed
+//! there). Once at least [`TRIM_AFTER`] connections have closed since the last peak,
+//! `malloc_trim` returns the free pages (188 MB back to 23 MB).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -20,11 +27,17 @@ const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r
 /// The first pause after a failed accept, and the longest.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
 
+/// How many connections must have closed since the last peak before memory is
+/// trimmed: a storm, not the ordinary coming and going of clients.
+const TRIM_AFTER: usize = 256;
+
 /// The listener, the connection cap, and the state of its back-off.
 pub(super) struct Acceptor {
     listener: TcpListener,
     open: Arc<Semaphore>,
     cap: usize,
+    /// The most connections open at once since memory was last trimmed.
+    peak: Arc<AtomicUsize>,
     pause: Duration,
     failures: Throttle,
     refusals: Throttle,
@@ -36,6 +49,7 @@ impl Acceptor {
             listener,
             open: Arc::new(Semaphore::new(cap)),
             cap,
+            peak: Arc::new(AtomicUsize::new(0)),
             pause: BACKOFF.0,
             failures: Throttle::default(),
             refusals: Throttle::default(),
@@ -51,7 +65,10 @@ impl Acceptor {
                 Ok((stream, remote)) => {
                     self.pause = BACKOFF.0;
                     match self.open.clone().try_acquire_owned() {
-                        Ok(permit) => return (stream, remote, permit),
+                        Ok(permit) => {
+                            self.peak.fetch_max(self.open(), Ordering::Relaxed);
+                            return (stream, remote, permit);
+                        }
                         Err(_) => self.refuse(&stream, remote),
                     }
                 }
@@ -83,6 +100,23 @@ impl Acceptor {
         ));
     }
 
+    /// Starts the task that gives memory back once a storm of connections has passed
+    /// (checked each second, for as long as the runtime runs).
+    pub(super) fn trim_after_storms(&self) {
+        let (open, peak, cap) = (self.open.clone(), self.peak.clone(), self.cap);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                let now = cap - open.available_permits();
+                if peak.load(Ordering::Relaxed) >= now + TRIM_AFTER {
+                    peak.store(now, Ordering::Relaxed);
+                    let _ = tokio::task::spawn_blocking(trim).await;
+                }
+            }
+        });
+    }
+
     /// Stops listening: new connections are refused by the kernel.
     pub(super) fn close(self) {
         drop(self.listener);
@@ -109,3 +143,17 @@ fn fd_limit() -> Option<u64> {
     let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
     (got == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
 }
+
+/// Returns the heap's free pages to the system (glibc keeps them otherwise).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn trim() {
+    let started = std::time::Instant::now();
+    // SAFETY: malloc_trim only releases memory malloc holds free; it is thread-safe.
+    unsafe { libc::malloc_trim(0) };
+    tracing::debug!("gave free heap memory back in {:?}", started.elapsed());
+}
+
+/// Other allocators give memory back themselves, or not at all.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim() {}
