@@ -198,9 +198,17 @@ fn host_is_validated_as_rfc_9112_says() {
         assert_bytes(&server.exchange(request), &refused(reason));
         server.wait_for_log(reason);
     }
-    // HTTP/1.0 needs no Host.
-    let old = server.exchange(b"GET / HTTP/1.0\r\n\r\n");
-    assert!(old.starts_with(b"HTTP/1.0 200 OK\r\n"));
+    // HTTP/1.0 needs no Host, and an empty Host names none: the server's own address
+    // stands in.
+    for request in [
+        &b"GET / HTTP/1.0\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n",
+    ] {
+        let got = server.exchange(request);
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.contains(" 200 OK\r\n"), "{text}");
+        assert!(text.contains("\"SERVER_NAME\": \"127.0.0.1\""), "{text}");
+    }
 }
 
 #[test]
@@ -267,6 +275,12 @@ fn bad_chunked_framing_is_the_clients_400() {
         &got,
         b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n1E\r\nThe request body is malformed.\r\n0\r\n\r\n",
     );
+    // So is a chunk extension past hyper's 16 KiB.
+    let long = format!(
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;x={}\r\nhello\r\n0\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    assert_bytes(&server.exchange(long.as_bytes()), &got);
     let log = server.wait_for_log(" POST / 400 ");
     assert!(log.contains("30B"), "{log}");
     assert!(log.contains("ms client"), "{log}");

@@ -26,8 +26,8 @@ use hyper::http::request::Parts;
 pub(super) struct Refusal(pub(super) &'static str);
 
 /// Checks the request head. Returns the host the request is for (the absolute-form
-/// target's authority, else the Host value; `None` for an HTTP/1.0 request without
-/// either), or why it is refused.
+/// target's authority, else the Host value; `None` for an empty Host or an HTTP/1.0
+/// request without one), or why it is refused.
 pub(super) fn check(parts: &Parts) -> Result<Option<&[u8]>, Refusal> {
     if parts.method == hyper::Method::CONNECT {
         return Err(Refusal(
@@ -75,7 +75,9 @@ fn host(parts: &Parts) -> Result<Option<&[u8]>, Refusal> {
         ));
     }
     let Some(scheme) = parts.uri.scheme_str() else {
-        return Ok(field.map(|v| v.as_bytes()));
+        // An empty Host (allowed for a target without an authority) names no host:
+        // the environ then falls back to the server's own address.
+        return Ok(field.map(|v| v.as_bytes()).filter(|h| !h.is_empty()));
     };
     if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
         return Err(Refusal(
