@@ -91,7 +91,14 @@ pub(super) async fn pump_body(
                 BodyFault::Broken,
                 io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!("the client's request body is malformed or cut short: {e}"),
+                    // hyper's own text is only the kind ("error reading a body from
+                    // connection"); its source says what was wrong.
+                    match std::error::Error::source(&e) {
+                        Some(why) => format!(
+                            "the client's request body is malformed or cut short: {e}: {why}"
+                        ),
+                        None => format!("the client's request body is malformed or cut short: {e}"),
+                    },
                 ),
             ),
             Ok(Some(Ok(frame))) => Ok(frame),
