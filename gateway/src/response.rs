@@ -59,15 +59,16 @@ pub fn has_body(status: &[u8]) -> bool {
 
 /// The responses that wasgi itself writes, never the application: the generic error
 /// page and the refusals of the servers. One place for their status lines and
-/// bodies, plain text.
+/// bodies, plain text. (`wasgi serve`'s 400 for a request head it refuses says why in
+/// its body instead: each refusal has its own reason.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorPage {
     /// The application failed before its headers went out (docs/GATEWAY.md section
     /// 6): wsgiref's `error_body`, never the error itself, which goes to the log.
     Internal,
-    /// The request was malformed (bad framing, a bad Host).
-    BadRequest,
+    /// The request body's framing broke (a bad chunk size) or it was cut short.
+    MalformedBody,
     /// The request head or body stopped arriving.
     RequestTimeout,
     /// The request body is larger than the server allows.
@@ -81,7 +82,7 @@ impl ErrorPage {
     pub fn status(self) -> &'static [u8] {
         match self {
             Self::Internal => b"500 Internal Server Error",
-            Self::BadRequest => b"400 Bad Request",
+            Self::MalformedBody => b"400 Bad Request",
             Self::RequestTimeout => b"408 Request Timeout",
             Self::ContentTooLarge => b"413 Content Too Large",
             Self::Busy => b"503 Service Unavailable",
@@ -92,7 +93,7 @@ impl ErrorPage {
     pub fn code(self) -> u16 {
         match self {
             Self::Internal => 500,
-            Self::BadRequest => 400,
+            Self::MalformedBody => 400,
             Self::RequestTimeout => 408,
             Self::ContentTooLarge => 413,
             Self::Busy => 503,
@@ -103,7 +104,7 @@ impl ErrorPage {
     pub fn body(self) -> &'static [u8] {
         match self {
             Self::Internal => b"A server error occurred.  Please contact the administrator.",
-            Self::BadRequest => b"The request is malformed.",
+            Self::MalformedBody => b"The request body is malformed.",
             Self::RequestTimeout => b"The request body took too long to arrive.",
             Self::ContentTooLarge => b"The request body is larger than this server accepts.",
             Self::Busy => b"The server is busy. Try again later.",

@@ -79,6 +79,10 @@ impl Cache {
     /// hashed, never kept. Problems with the cache itself are
     /// logged and never stop the component from running.
     pub fn component(&self, engine: &Engine, path: &Path) -> Result<Component, Error> {
+        if let Some(problem) = self.unusable() {
+            tracing::warn!("{problem}; compiling without the cache");
+            return Ok(artifact::compile_file(engine, path, None)?.1);
+        }
         let entry = self
             .entry_path(engine, path)
             .map_err(|cause| Error::read(path, cause))?;
@@ -138,6 +142,21 @@ impl Cache {
             self.remember(&memo, name.as_bytes());
         }
         Ok(self.dir.join(format!("{name}.cwasm")))
+    }
+
+    /// Why the cache directory cannot hold a cache, if something other than a
+    /// directory is in its place (every entry would fail with a cryptic "File exists" or
+    /// "Not a directory" otherwise). A directory that does not exist yet is fine: it is
+    /// created on first store.
+    fn unusable(&self) -> Option<String> {
+        let meta = fs::metadata(&self.dir).ok()?;
+        (!meta.is_dir()).then(|| {
+            format!(
+                "the cache directory {} is not a directory: it is a {}; point --cache-dir or WASGI_CACHE_DIR at a directory",
+                self.dir.display(),
+                if meta.is_file() { "file" } else { "special file" },
+            )
+        })
     }
 
     /// Whether `meta`'s file last changed at least `settle` ago.

@@ -11,11 +11,16 @@
 //! connection. The cost is a thread per in-flight request, bounded by
 //! `--max-concurrency`; excess requests wait in a bounded queue, then get 503.
 //!
-//! Protection: hyper refuses too many or too large request headers with 431; a
-//! declared body over `--max-body-bytes` gets 413 before the guest runs, a chunked one
-//! fails its read at the limit (413 if nothing was sent yet); a body that stops
-//! arriving for `--read-timeout` fails its read (408), and a request head that takes
-//! longer than that gets 408 and the connection is closed.
+//! Protection: hyper refuses too many or too large request headers with 431 and heads
+//! it cannot parse with 400; [`head`] refuses what hyper accepts but RFC 9112 does not
+//! (Host rules, Transfer-Encoding other than chunked, CONNECT) and drops header names
+//! holding `_`. A declared body over `--max-body-bytes` gets 413 before the guest runs,
+//! a chunked one fails its read at the limit (413 if nothing was sent yet); a body
+//! that stops arriving for `--read-timeout`, or takes over `--body-timeout` in all,
+//! fails its read (408); a body whose framing breaks gets 400. A request head that
+//! takes longer than `--read-timeout` gets 408 and the connection is closed. At most
+//! `--max-connections` are open at once ([`accept`]). Every response, those hyper
+//! sends on its own included, gets an access-log line ([`log`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -38,15 +43,19 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use wasgi_gateway::environ::{Environ, HttpRequest};
-use wasgi_gateway::gateway::Outcome;
 use wasgi_gateway::input::Input;
 use wasgi_gateway::response::ErrorPage;
 use wasgi_gateway::validate;
 
 use crate::app::{Application, Request};
 
+mod accept;
 mod exchange;
-use exchange::{BodyReader, ChunkBody, HttpSink, pump_body};
+mod head;
+mod log;
+mod stop;
+use exchange::{BodyBounds, BodyReader, ChunkBody, FaultCell, HttpSink, pump_body};
+use log::{AccessLog, Ending};
 
 /// The server's limits, and whom it trusts. Every field is a `wasgi serve` flag; the
 /// defaults are in [`Limits::default`] and the README.
@@ -65,6 +74,15 @@ pub struct Limits {
     /// How long a request head, or the next piece of a request body, may take to
     /// arrive; beyond this, 408.
     pub read_timeout: Duration,
+    /// How long a whole request body may take to arrive, from its head on; beyond
+    /// this, 408 (a body trickling in a byte at a time holds a guest's slot no longer).
+    pub body_timeout: Duration,
+    /// Connections open at once; past this, a new one gets a 503 and is closed.
+    /// `None`: 1024, or fewer when the file-descriptor limit is lower.
+    pub max_connections: Option<usize>,
+    /// Keep request header fields whose names hold `_` (dropped by default: as CGI
+    /// variables they are the same as their dashed forms).
+    pub allow_underscore_headers: bool,
     /// How long a client may take no response data (its connection full) before its
     /// response is aborted, freeing the guest's thread.
     pub write_timeout: Duration,
@@ -84,6 +102,9 @@ impl Default for Limits {
             max_header_bytes: 16 * 1024,
             max_body_bytes: 10 * 1024 * 1024,
             read_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
+            max_connections: None,
+            allow_underscore_headers: false,
             write_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(30),
             trusted_proxies: Vec::new(),
@@ -101,14 +122,20 @@ struct Shared {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting, lets
-/// requests in flight finish (for at most `limits.shutdown_timeout`) and returns.
+/// requests in flight finish (for at most `limits.shutdown_timeout`) and returns. SIGHUP
+/// is ignored meanwhile, and a second SIGINT or SIGTERM during the stop ends the
+/// process at once (see [`stop`]).
 pub async fn serve(
     app: Application,
     listener: TcpListener,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    stop::ignore_hangups();
     let shutdown_timeout = limits.shutdown_timeout;
+    let max_connections = limits
+        .max_connections
+        .unwrap_or_else(|| accept::default_cap(limits.max_concurrency));
     let shared = Arc::new(Shared {
         app,
         slots: Arc::new(Semaphore::new(limits.max_concurrency)),
@@ -118,6 +145,8 @@ pub async fn serve(
     });
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let local = listener.local_addr()?;
+    let mut acceptor = accept::Acceptor::new(listener, max_connections);
+    acceptor.trim_after_storms();
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1
         .keep_alive(true)
@@ -128,51 +157,63 @@ pub async fn serve(
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, remote)) => {
-                    // Each write goes out at once: with Nagle's algorithm a response's
-                    // last small write waits for the client's delayed ACK (~40 ms).
-                    if let Err(e) = stream.set_nodelay(true) {
-                        tracing::debug!("cannot set TCP_NODELAY: {e}");
-                    }
-                    let stream = Arc::new(stream);
-                    let for_requests = shared.clone();
-                    let service = hyper::service::service_fn(move |request| {
-                        let shared = for_requests.clone();
-                        async move { Ok::<_, Infallible>(handle(shared, request, local, remote).await) }
-                    });
-                    let io = TokioIo::new(SharedStream(stream.clone()));
-                    let conn = graceful.watch(http1.serve_connection(io, service));
-                    let read_timeout = shared.limits.read_timeout;
-                    tokio::spawn(async move {
-                        if let Err(e) = conn.await {
-                            closed_with_error(&stream, &e, read_timeout).await;
-                        }
-                    });
+            (stream, remote, permit) = acceptor.next() => {
+                // Each write goes out at once: with Nagle's algorithm a response's
+                // last small write waits for the client's delayed ACK (~40 ms).
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!("cannot set TCP_NODELAY: {e}");
                 }
-                // Out of file descriptors, or a connection reset before accept: the
-                // listener itself is fine. Log and keep serving.
-                Err(e) => tracing::warn!("failed to accept a connection: {e}"),
+                let stream = Arc::new(stream);
+                let for_requests = shared.clone();
+                let service = hyper::service::service_fn(move |request| {
+                    let shared = for_requests.clone();
+                    async move { Ok::<_, Infallible>(handle(shared, request, local, remote).await) }
+                });
+                let io = TokioIo::new(SharedStream(stream.clone()));
+                let conn = graceful.watch(http1.serve_connection(io, service));
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        closed_with_error(&shared, &stream, remote, &e).await;
+                    }
+                    drop(permit);
+                });
             },
             () = &mut shutdown => break,
         }
     }
-    drop(listener);
-    tracing::info!("shutting down: no new connections; waiting for requests in flight");
+    let open = acceptor.open();
+    acceptor.close();
+    tracing::info!(
+        "shutting down: no new connections; waiting for requests in flight ({open} connections open)"
+    );
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all requests finished"),
         () = tokio::time::sleep(shutdown_timeout) => {
             tracing::warn!("shutdown timed out after {shutdown_timeout:?} with requests in flight");
+        }
+        signal = stop::next_stop_signal() => {
+            let status = stop::forced_exit_status(signal);
+            tracing::warn!(
+                "a second stop signal during the graceful stop: exiting at once with requests in flight (status {status})"
+            );
+            std::process::exit(status);
         }
     }
     Ok(())
 }
 
 /// After hyper gave up on a connection: a request head that timed out gets its 408
-/// here (hyper only closes the connection), anything else is logged.
-async fn closed_with_error(stream: &TcpStream, e: &hyper::Error, read_timeout: Duration) {
+/// here (hyper only closes the connection); a head hyper refused (it answered 400, 414
+/// or 431 itself) gets its access-log line; anything else is logged for debugging.
+async fn closed_with_error(
+    shared: &Shared,
+    stream: &TcpStream,
+    remote: SocketAddr,
+    e: &hyper::Error,
+) {
+    let id = || shared.next_id.fetch_add(1, Ordering::Relaxed);
     if e.is_timeout() {
-        tracing::info!("closed a connection whose request head took over {read_timeout:?}");
         let response = [
             b"HTTP/1.1 ",
             ErrorPage::RequestTimeout.status(),
@@ -180,8 +221,15 @@ async fn closed_with_error(stream: &TcpStream, e: &hyper::Error, read_timeout: D
         ]
         .concat();
         let _ = write_all(stream, &response).await;
+        let reason = format!(
+            "no whole request head within {:?} (--read-timeout)",
+            shared.limits.read_timeout
+        );
+        log::rejected(id(), remote, StatusCode::REQUEST_TIMEOUT, &reason);
+    } else if let Some(status) = log::hyper_rejection(e) {
+        log::rejected(id(), remote, status, &e.to_string());
     } else if !e.is_incomplete_message() {
-        tracing::debug!("connection ended with an error: {e}");
+        tracing::debug!("connection from {remote} ended with an error: {e}");
     }
 }
 
@@ -200,22 +248,14 @@ async fn write_all(stream: &TcpStream, mut data: &[u8]) -> io::Result<()> {
 /// The response body type: either a fixed body or the guest's chunks as they come.
 pub type ResponseBody = BoxBody<Bytes, io::Error>;
 
-/// One of wasgi's own error pages, with the status line the gateway would send.
-fn fixed(page: ErrorPage) -> Response<ResponseBody> {
+/// A plain-text response the server writes itself: `status` with `text`.
+fn fixed(status: StatusCode, text: &'static str) -> Response<ResponseBody> {
     let mut response = Response::new(
-        Full::new(Bytes::from_static(page.body()))
+        Full::new(Bytes::from_static(text.as_bytes()))
             .map_err(|n| match n {})
             .boxed(),
     );
-    let status = StatusCode::from_u16(page.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     *response.status_mut() = status;
-    let reason = &page.status()[4..];
-    if status.canonical_reason().map(str::as_bytes) != Some(reason) {
-        // RFC 9110's names (413 Content Too Large), as the gateway says them.
-        if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(reason) {
-            response.extensions_mut().insert(reason);
-        }
-    }
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain"),
@@ -223,7 +263,39 @@ fn fixed(page: ErrorPage) -> Response<ResponseBody> {
     response
 }
 
-/// One request: admission, environ, then the guest on a blocking thread.
+/// One of wasgi's own error pages, the same bytes the gateway sends.
+fn page(page: ErrorPage) -> Response<ResponseBody> {
+    let status = status_of(page);
+    let mut response = Response::new(
+        Full::new(Bytes::from_static(page.body()))
+            .map_err(|n| match n {})
+            .boxed(),
+    );
+    *response.status_mut() = status;
+    let reason = &page.status()[4..];
+    if status.canonical_reason().map(str::as_bytes) != Some(reason)
+        && let Ok(reason) = hyper::ext::ReasonPhrase::try_from(reason)
+    {
+        // RFC 9110's names (413 Content Too Large), as the gateway says them.
+        response.extensions_mut().insert(reason);
+    }
+    let [(name, value)] = ErrorPage::headers();
+    if let (Ok(name), Ok(value)) = (
+        hyper::header::HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_bytes(&value),
+    ) {
+        response.headers_mut().insert(name, value);
+    }
+    response
+}
+
+/// The status code of an error page.
+fn status_of(page: ErrorPage) -> StatusCode {
+    StatusCode::from_u16(page.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// One request: the head's checks, admission, environ, then the guest on a blocking
+/// thread.
 async fn handle(
     shared: Arc<Shared>,
     request: hyper::Request<Incoming>,
@@ -232,30 +304,46 @@ async fn handle(
 ) -> Response<ResponseBody> {
     let started = Instant::now();
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let (parts, body) = request.into_parts();
     let log = AccessLog {
         id,
-        method: request.method().to_string(),
-        path: request.uri().path().to_owned(),
+        remote,
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
         started,
         status: Arc::new(AtomicU16::new(0)),
         bytes: Arc::new(AtomicU64::new(0)),
     };
-    let declared = request
-        .headers()
+    let host = match head::check(&parts) {
+        Ok(host) => host,
+        Err(head::Refusal(reason)) => {
+            log.early(StatusCode::BAD_REQUEST, Ending::Client, reason);
+            return closing(fixed(StatusCode::BAD_REQUEST, reason));
+        }
+    };
+    let declared = parts
+        .headers
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| validate::content_length(v.as_bytes()));
     if declared.is_some_and(|n| n > shared.limits.max_body_bytes) {
-        return log.early(ErrorPage::ContentTooLarge);
+        let too_large = ErrorPage::ContentTooLarge;
+        log.early(
+            status_of(too_large),
+            Ending::Client,
+            "over --max-body-bytes",
+        );
+        return page(too_large);
     }
     let Some(slot) = admit(&shared).await else {
-        return log.early(ErrorPage::Busy);
+        let busy = ErrorPage::Busy;
+        log.early(
+            status_of(busy),
+            Ending::Busy,
+            "the queue is full (--max-queue)",
+        );
+        return page(busy);
     };
-    let (parts, body) = request.into_parts();
-    let headers: Vec<(&str, &[u8])> = parts
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_bytes()))
-        .collect();
+    let headers = environ_headers(&parts, host, &shared.limits, id);
     let protocol = match parts.version {
         hyper::Version::HTTP_10 => "HTTP/1.0",
         _ => "HTTP/1.1",
@@ -275,16 +363,18 @@ async fn handle(
     // hyper frames the body (Content-Length or chunked): reading to its end is safe.
     environ.input_terminated = true;
 
+    let fault = FaultCell::default();
     let input = if hyper::body::Body::is_end_stream(&body) {
         Input::empty()
     } else {
         let (body_tx, body_rx) = mpsc::channel(1);
-        tokio::spawn(pump_body(
-            body,
-            body_tx,
-            shared.limits.max_body_bytes,
-            shared.limits.read_timeout,
-        ));
+        let bounds = BodyBounds {
+            max: shared.limits.max_body_bytes,
+            idle: shared.limits.read_timeout,
+            deadline: tokio::time::Instant::from_std(started) + shared.limits.body_timeout,
+            total: shared.limits.body_timeout,
+        };
+        tokio::spawn(pump_body(body, body_tx, bounds, fault.clone()));
         Input::new(Box::new(BodyReader::new(body_rx)), &environ)
     };
     let (head_tx, head_rx) = oneshot::channel();
@@ -299,20 +389,98 @@ async fn handle(
         write_timeout: shared.limits.write_timeout,
         runtime: tokio::runtime::Handle::current(),
         aborted: aborted.clone(),
+        fault: fault.clone(),
+        replaced: false,
     };
     let app_shared = shared.clone();
     tokio::task::spawn_blocking(move || {
         let outcome = app_shared
             .app
             .handle(Request { environ, input }, Box::new(sink));
-        log.done(outcome);
+        log.done(Ending::of(outcome, fault.get().is_some()));
     });
-    match head_rx.await {
+    let response = match head_rx.await {
         Ok(head) => head.into_response(ChunkBody::new(chunk_rx, aborted).boxed()),
         // The gateway always sends a head before it finishes (its own 500 if need be);
         // none means the request thread died.
-        Err(_) => fixed(ErrorPage::Internal),
+        Err(_) => page(ErrorPage::Internal),
+    };
+    let asked = parts
+        .headers
+        .get_all(hyper::header::CONNECTION)
+        .iter()
+        .any(|v| v.as_bytes().eq_ignore_ascii_case(b"keep-alive"));
+    keep_alive_consistent(parts.version, asked, response)
+}
+
+/// The request's header fields as the environ builder takes them: the host the
+/// request is for in place of Host (an absolute-form target's authority wins, RFC 9112
+/// section 3.2.2), and without the fields [`head::dropped`] drops (logged once).
+fn environ_headers<'a>(
+    parts: &'a hyper::http::request::Parts,
+    host: Option<&'a [u8]>,
+    limits: &Limits,
+    id: u64,
+) -> Vec<(&'a str, &'a [u8])> {
+    let mut dropped = Vec::new();
+    let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        if head::dropped(name, limits.allow_underscore_headers) {
+            dropped.push(name.as_str());
+        } else if name == hyper::header::HOST {
+            headers.extend(host.map(|host| ("host", host)));
+        } else {
+            headers.push((name.as_str(), value.as_bytes()));
+        }
     }
+    if !parts.headers.contains_key(hyper::header::HOST) {
+        headers.extend(host.map(|host| ("host", host)));
+    }
+    if !dropped.is_empty() {
+        tracing::info!(
+            "request {id}: dropped header fields whose names hold '_' ({}); --allow-underscore-headers keeps them",
+            dropped.join(", ")
+        );
+    }
+    headers
+}
+
+/// A response the connection closes after.
+fn closing(mut response: Response<ResponseBody>) -> Response<ResponseBody> {
+    response
+        .headers_mut()
+        .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// An HTTP/1.0 exchange says what it does with the connection. hyper writes an
+/// HTTP/1.0 response to an HTTP/1.0 request but decides on `Connection` from the
+/// response's own version: a 1.1 response to a request asking `keep-alive` said
+/// `keep-alive` and was then ended by closing (its body has no length). Answering in
+/// 1.0 ourselves, the connection is kept only when the client asked and the body has a
+/// length, and the header says which.
+fn keep_alive_consistent(
+    version: hyper::Version,
+    client_asked: bool,
+    mut response: Response<ResponseBody>,
+) -> Response<ResponseBody> {
+    if version != hyper::Version::HTTP_10 {
+        return response;
+    }
+    *response.version_mut() = hyper::Version::HTTP_10;
+    let framed = response
+        .headers()
+        .contains_key(hyper::header::CONTENT_LENGTH);
+    let connection = if client_asked && framed {
+        "keep-alive"
+    } else {
+        "close"
+    };
+    response.headers_mut().insert(
+        hyper::header::CONNECTION,
+        HeaderValue::from_static(connection),
+    );
+    response
 }
 
 /// A slot to run guest code, waiting in the bounded queue if need be; `None` when the
@@ -335,43 +503,6 @@ async fn admit(shared: &Shared) -> Option<OwnedSemaphorePermit> {
     // go away while queued, which drops this future).
     let _waiting = Waiting(&shared.waiting);
     shared.slots.clone().acquire_owned().await.ok()
-}
-
-/// The access log line of one request.
-struct AccessLog {
-    id: u64,
-    method: String,
-    path: String,
-    started: Instant,
-    status: Arc<AtomicU16>,
-    bytes: Arc<AtomicU64>,
-}
-
-impl AccessLog {
-    /// Answers with `page` before the guest ran, and logs it.
-    fn early(&self, page: ErrorPage) -> Response<ResponseBody> {
-        self.status.store(page.code(), Ordering::Relaxed);
-        self.done(Outcome::Failed);
-        fixed(page)
-    }
-
-    fn done(&self, outcome: Outcome) {
-        tracing::info!(
-            target: "wasgi::access",
-            "{} {} {} {} {}B {:.3}ms {}",
-            self.id,
-            self.method,
-            self.path,
-            self.status.load(Ordering::Relaxed),
-            self.bytes.load(Ordering::Relaxed),
-            self.started.elapsed().as_secs_f64() * 1000.0,
-            match outcome {
-                Outcome::Completed => "completed",
-                Outcome::Failed => "failed",
-                Outcome::Aborted => "aborted",
-            },
-        );
-    }
 }
 
 /// A TCP stream that the connection task and hyper share, so that the task can still

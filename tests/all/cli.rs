@@ -141,6 +141,32 @@ fn the_environ_holds_only_request_variables() {
 }
 
 #[test]
+fn a_request_from_a_web_server_without_host_shows_no_http_host() {
+    // PEP 3333's own CGI gateway passes the server's variables as they are: a request
+    // that carried no Host has no HTTP_HOST. The testing defaults (which add one) are
+    // for a run with no CGI variables at all.
+    let vars = [
+        ("REQUEST_METHOD", "GET"),
+        ("SERVER_NAME", "example.org"),
+        ("SERVER_PORT", "80"),
+        ("SERVER_PROTOCOL", "HTTP/1.0"),
+        ("SCRIPT_NAME", "/app"),
+    ];
+    let json = environ_json(&wasgi_run(ENVIRON, &[], &vars));
+    assert_eq!(variable(&json, "HTTP_HOST"), None);
+    assert_eq!(
+        variable(&json, "SERVER_NAME").as_deref(),
+        Some(&b"example.org"[..])
+    );
+    let flags_only = environ_json(&wasgi_run(ENVIRON, &["--method", "POST"], &[]));
+    assert_eq!(
+        variable(&flags_only, "HTTP_HOST").as_deref(),
+        Some(&b"localhost"[..]),
+        "flags alone are no CGI request: the testing defaults apply"
+    );
+}
+
+#[test]
 fn wsgiref_testing_defaults_apply_when_no_cgi_variables_are_set() {
     let json = environ_json(&wasgi_run(ENVIRON, &[], &[]));
     let vars = json["variables"].as_object().expect("variables");

@@ -6,6 +6,7 @@
 //! constant of [`guests`]: a misspelt guest does not compile, and neither does a guest
 //! in `guests/` that no test uses.
 
+mod attack;
 mod cli;
 mod compile;
 mod deploy;

@@ -402,6 +402,24 @@ impl Server {
         text.clone()
     }
 
+    /// Sends `request` on a fresh connection and returns what came back until the
+    /// server closed it, with the `date` header line taken out (it changes every
+    /// second), so that a test can compare exact bytes.
+    pub fn exchange(&self, request: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut stream = std::net::TcpStream::connect(self.addr).expect("connect");
+        stream.set_read_timeout(Some(HANG)).expect("timeout");
+        stream.write_all(request).expect("send");
+        let mut got = Vec::new();
+        let _ = stream.read_to_end(&mut got);
+        without_date(&got)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends `signal` (`TERM`, `INT`) to the server.
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
@@ -528,3 +546,18 @@ pub const GENERIC_500: &[u8] = concat!(
     generic_500_body!()
 )
 .as_bytes();
+
+/// `raw` without its `date:` header lines.
+pub fn without_date(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = rest.windows(2).position(|w| w == b"\r\n") {
+        let line = &rest[..at + 2];
+        if !line.to_ascii_lowercase().starts_with(b"date: ") {
+            out.extend_from_slice(line);
+        }
+        rest = &rest[at + 2..];
+    }
+    out.extend_from_slice(rest);
+    out
+}

@@ -4,8 +4,8 @@
 
 use std::io::{self, Read};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -18,29 +18,91 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 use wasgi_gateway::gateway::Sink;
-use wasgi_gateway::response::Head as ResponseHead;
+use wasgi_gateway::response::{ErrorPage, Head as ResponseHead};
 
 use super::ResponseBody;
 
+/// The client's fault with its request body, as the pump found it: the access log
+/// says so, and a broken body turns a response whose head has not gone out into a 400
+/// (see [`HttpSink::fault`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum BodyFault {
+    /// It stopped arriving, or took too long in all (408, from the gateway).
+    Slow,
+    /// It is over the limit (413, from the gateway).
+    TooLarge,
+    /// Its framing is malformed (a bad chunk size), or it was cut short.
+    Broken,
+}
+
+/// Where the pump records a [`BodyFault`] for the sink and the access log.
+pub(super) type FaultCell = Arc<OnceLock<BodyFault>>;
+
+/// The bounds on one request body.
+pub(super) struct BodyBounds {
+    /// Bytes in all (`--max-body-bytes`).
+    pub(super) max: u64,
+    /// How long the next piece may take (`--read-timeout`).
+    pub(super) idle: Duration,
+    /// When the whole body must have arrived (`--body-timeout` after its head).
+    pub(super) deadline: tokio::time::Instant,
+    /// The `--body-timeout`, for the message.
+    pub(super) total: Duration,
+}
+
 /// Moves the request body from hyper to the guest's reader, a piece at a time, with
-/// the body limits applied.
+/// the body limits applied. A trickle that keeps each piece within `--read-timeout`
+/// still meets the whole-body deadline, so a client cannot hold a guest's slot longer
+/// than `--body-timeout` by sending a byte at a time.
 pub(super) async fn pump_body(
     mut body: Incoming,
     tx: mpsc::Sender<io::Result<Bytes>>,
-    max: u64,
-    timeout: Duration,
+    bounds: BodyBounds,
+    fault: FaultCell,
 ) {
+    let BodyBounds {
+        max,
+        idle,
+        deadline,
+        total: whole,
+    } = bounds;
     let mut total: u64 = 0;
+    let blame = |kind: BodyFault, e: io::Error| {
+        let _ = fault.set(kind);
+        Err(e)
+    };
     loop {
-        let frame = match tokio::time::timeout(timeout, body.frame()).await {
-            Err(_) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("no request body data arrived for {timeout:?}"),
-            )),
+        let by = deadline.min(tokio::time::Instant::now() + idle);
+        let frame = match tokio::time::timeout_at(by, body.frame()).await {
+            Err(_) if by == deadline => blame(
+                BodyFault::Slow,
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the request body took over {whole:?} to arrive (--body-timeout)"),
+                ),
+            ),
+            Err(_) => blame(
+                BodyFault::Slow,
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no request body data arrived for {idle:?} (--read-timeout)"),
+                ),
+            ),
             Ok(None) => return,
-            Ok(Some(Err(e))) => Err(io::Error::other(format!(
-                "failed to read the request body: {e}"
-            ))),
+            Ok(Some(Err(e))) => blame(
+                BodyFault::Broken,
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    // hyper's own text is only the kind ("error reading a body from
+                    // connection"); its source says what was wrong.
+                    match std::error::Error::source(&e) {
+                        Some(why) => format!(
+                            "the client's request body is malformed or cut short: {e}: {why}"
+                        ),
+                        None => format!("the client's request body is malformed or cut short: {e}"),
+                    },
+                ),
+            ),
             Ok(Some(Ok(frame))) => Ok(frame),
         };
         let data = match frame {
@@ -49,12 +111,14 @@ pub(super) async fn pump_body(
                 Err(_trailers) => continue,
             },
             Err(e) => {
+                tracing::info!("{e}");
                 let _ = tx.send(Err(e)).await;
                 return;
             }
         };
         total += data.len() as u64;
         if total > max {
+            let _ = fault.set(BodyFault::TooLarge);
             let e = io::Error::new(
                 io::ErrorKind::FileTooLarge,
                 format!("the request body is over the {max}-byte limit"),
@@ -141,6 +205,11 @@ pub(super) struct HttpSink {
     /// Set on abort, so that the body ends in an error even when the abort itself
     /// could not be queued (the client stopped reading).
     pub(super) aborted: Arc<AtomicBool>,
+    /// The pump's finding: a broken request body makes the response a 400, when its
+    /// head has not gone out yet (see [`HttpSink::answer_broken_body`]).
+    pub(super) fault: FaultCell,
+    /// A 400 went out in place of the response: the rest of it is dropped.
+    pub(super) replaced: bool,
 }
 
 fn aborted() -> io::Error {
@@ -153,6 +222,9 @@ fn gone() -> io::Error {
 
 impl Sink for HttpSink {
     fn send_headers(&mut self, head: &ResponseHead<'_>) -> io::Result<()> {
+        if self.fault.get() == Some(&BodyFault::Broken) {
+            return self.answer_broken_body();
+        }
         // hyper frames the body itself, from the request's method, the status and the
         // Content-Length: the gateway's framing agrees, and a body that has none
         // never reaches this sink.
@@ -182,6 +254,9 @@ impl Sink for HttpSink {
     }
 
     fn send_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
+        if self.replaced {
+            return Ok(());
+        }
         let chunks = self.chunks.as_ref().ok_or_else(gone)?;
         let frame = Ok(Frame::data(Bytes::copy_from_slice(chunk)));
         match chunks.try_send(frame) {
@@ -214,6 +289,11 @@ impl Sink for HttpSink {
     }
 
     fn abort(&mut self) {
+        if self.replaced {
+            // The 400 went out whole; there is nothing to cut short.
+            self.slot.take();
+            return;
+        }
         // An error frame makes hyper cut the connection: the client sees a body that
         // ends early (no final chunk, or fewer bytes than Content-Length).
         // If the client stopped reading, the error cannot be queued: the flag makes
@@ -222,6 +302,40 @@ impl Sink for HttpSink {
         if let Some(chunks) = self.chunks.take() {
             let _ = chunks.try_send(Err(aborted()));
         }
+    }
+}
+
+impl HttpSink {
+    /// The request body broke (bad chunked framing, or the client cut it short) before
+    /// the response's head went out: whatever the application answers, typically the
+    /// 500 of an input it could not read, the client gets a 400 and the connection is
+    /// closed (hyper cannot find the next request after a broken body). The rest of the
+    /// guest's response is dropped.
+    fn answer_broken_body(&mut self) -> io::Result<()> {
+        let page = ErrorPage::MalformedBody;
+        let head = Head {
+            status: StatusCode::BAD_REQUEST,
+            reason: None,
+            headers: vec![
+                (
+                    hyper::header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain"),
+                ),
+                (hyper::header::CONNECTION, HeaderValue::from_static("close")),
+            ],
+        };
+        self.replaced = true;
+        self.status
+            .store(StatusCode::BAD_REQUEST.as_u16(), Ordering::Relaxed);
+        let sender = self.head.take().ok_or_else(gone)?;
+        sender.send(head).map_err(|_| gone())?;
+        if let Some(chunks) = self.chunks.take() {
+            // The channel is empty: nothing was sent before the head.
+            let _ = chunks.try_send(Ok(Frame::data(Bytes::from_static(page.body()))));
+            self.bytes
+                .fetch_add(page.body().len() as u64, Ordering::Relaxed);
+        }
+        Ok(())
     }
 }
 

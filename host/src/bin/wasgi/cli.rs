@@ -70,8 +70,9 @@ Exit status:
     #[command(after_help = "\
 Once listening it prints `listening on http://ADDR` on stderr. SIGINT or SIGTERM stop
 it gracefully: no new connections, requests in flight finish (up to
---shutdown-timeout), exit 0. One access-log line per request goes to stderr; RUST_LOG
-sets the verbosity (for example RUST_LOG=wasgi=debug).")]
+--shutdown-timeout), exit 0; a second SIGINT or SIGTERM stops it at once (exit 130 or
+143). SIGHUP is logged and ignored. One access-log line per response goes to stderr;
+RUST_LOG sets the verbosity (for example RUST_LOG=wasgi=debug).")]
     Serve(ServeArgs),
 }
 
@@ -305,6 +306,18 @@ pub struct LimitArgs {
     /// Seconds a request head, or the next piece of a body, may take; past this, 408.
     #[arg(long, value_name = "SECS", default_value_t = Limits::default().read_timeout.as_secs_f64(), value_parser = seconds)]
     read_timeout: f64,
+    /// Seconds a whole request body may take to arrive, from its head on; past this,
+    /// 408 (a body trickling in holds a guest's slot no longer than this).
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().body_timeout.as_secs_f64(), value_parser = seconds)]
+    body_timeout: f64,
+    /// Connections open at once; past this a new one gets a 503 and is closed.
+    /// Default: 1024, or fewer when the file-descriptor limit (ulimit -n) is lower.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    max_connections: Option<usize>,
+    /// Pass request headers whose names hold '_' to the app (dropped by default: as
+    /// CGI variables they look like their dashed forms, which a proxy may have vetted).
+    #[arg(long)]
+    allow_underscore_headers: bool,
     /// Seconds a client may take no response data before its response is aborted.
     #[arg(long, value_name = "SECS", default_value_t = Limits::default().write_timeout.as_secs_f64(), value_parser = seconds)]
     write_timeout: f64,
@@ -327,6 +340,9 @@ impl LimitArgs {
             max_header_bytes: self.max_header_bytes,
             max_body_bytes: self.max_body_bytes,
             read_timeout: Duration::from_secs_f64(self.read_timeout),
+            body_timeout: Duration::from_secs_f64(self.body_timeout),
+            max_connections: self.max_connections,
+            allow_underscore_headers: self.allow_underscore_headers,
             write_timeout: Duration::from_secs_f64(self.write_timeout),
             shutdown_timeout: Duration::from_secs_f64(self.shutdown_timeout),
             trusted_proxies: self.trusted_proxies.clone(),

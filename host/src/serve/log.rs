@@ -1,0 +1,154 @@
+//! The access log: one line for every response wasgi sends, those it sends without
+//! running the guest (400, 408, 413, 431, 503) and those hyper sends on its own
+//! (a request head it cannot parse) included, each with the client's address.
+//!
+//! `id client method path status bytes duration outcome[: reason]`, at info level under
+//! the `wasgi::access` target. The outcome says whose the ending was: `completed`,
+//! `failed` (the application, before its headers), `aborted` (after them), `client`
+//! (the client's request was refused or broke off) or `busy` (the server's queue or
+//! connection cap). And a few lines that must not flood the log under attack: the
+//! [`Throttle`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hyper::StatusCode;
+
+use crate::gateway::Outcome;
+
+/// How an exchange ended, as the access log says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Ending {
+    /// The application's response went out whole.
+    Completed,
+    /// The application failed before its headers went out.
+    Failed,
+    /// The response was cut short after its headers went out.
+    Aborted,
+    /// The client's request was refused or broke off: its fault, not the app's.
+    Client,
+    /// The server had no room (queue full).
+    Busy,
+}
+
+impl Ending {
+    /// The gateway's outcome, or `Client` when the client broke the request off.
+    pub(super) fn of(outcome: Outcome, client_fault: bool) -> Self {
+        match outcome {
+            Outcome::Completed if !client_fault => Self::Completed,
+            Outcome::Failed if !client_fault => Self::Failed,
+            Outcome::Aborted if !client_fault => Self::Aborted,
+            _ => Self::Client,
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Aborted => "aborted",
+            Self::Client => "client",
+            Self::Busy => "busy",
+        }
+    }
+}
+
+/// The access log line of one request.
+pub(super) struct AccessLog {
+    pub(super) id: u64,
+    pub(super) remote: SocketAddr,
+    pub(super) method: String,
+    pub(super) path: String,
+    pub(super) started: Instant,
+    pub(super) status: Arc<AtomicU16>,
+    pub(super) bytes: Arc<AtomicU64>,
+}
+
+impl AccessLog {
+    /// A response wasgi sent without running the guest.
+    pub(super) fn early(&self, status: StatusCode, ending: Ending, reason: &str) {
+        self.status.store(status.as_u16(), Ordering::Relaxed);
+        self.line(ending, reason);
+    }
+
+    /// The end of a response the guest made (or the gateway in its stead).
+    pub(super) fn done(&self, ending: Ending) {
+        self.line(ending, "");
+    }
+
+    fn line(&self, ending: Ending, reason: &str) {
+        tracing::info!(
+            target: "wasgi::access",
+            "{} {} {} {} {} {}B {:.3}ms {}{}{reason}",
+            self.id,
+            self.remote,
+            self.method,
+            self.path,
+            self.status.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+            self.started.elapsed().as_secs_f64() * 1000.0,
+            ending.word(),
+            if reason.is_empty() { "" } else { ": " },
+        );
+    }
+}
+
+/// A response hyper sent on its own, or the 408 for a request head that took too
+/// long: no method or path is known, and nothing reached the guest.
+pub(super) fn rejected(id: u64, remote: SocketAddr, status: StatusCode, reason: &str) {
+    tracing::info!(
+        target: "wasgi::access",
+        "{id} {remote} - - {} 0B - client: {reason}",
+        status.as_u16(),
+    );
+}
+
+/// The status hyper answered a request head it refused with (its `on_error`: 431 or
+/// 414 for a head too large, 400 for one it cannot parse), or `None` when it sent
+/// nothing (the connection ended some other way).
+pub(super) fn hyper_rejection(e: &hyper::Error) -> Option<StatusCode> {
+    if e.is_parse_version_h2() || e.is_parse_status() {
+        None
+    } else if e.is_parse_too_large() {
+        // hyper's two "too large" kinds differ only in their text.
+        Some(if e.to_string().contains("URI") {
+            StatusCode::URI_TOO_LONG
+        } else {
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        })
+    } else if e.is_parse() {
+        Some(StatusCode::BAD_REQUEST)
+    } else {
+        None
+    }
+}
+
+/// A warning that may repeat thousands of times a second (accept failures, refused
+/// connections): logged at most once per [`Throttle::EVERY`], with how many were left
+/// out since the last line.
+#[derive(Debug, Default)]
+pub(super) struct Throttle {
+    last: Option<Instant>,
+    held: u64,
+}
+
+impl Throttle {
+    /// At most one line this often.
+    pub(super) const EVERY: Duration = Duration::from_secs(1);
+
+    /// Logs `message` unless a line went out less than [`Self::EVERY`] ago.
+    pub(super) fn warn(&mut self, message: impl std::fmt::Display) {
+        let now = Instant::now();
+        if self.last.is_some_and(|last| now - last < Self::EVERY) {
+            self.held += 1;
+            return;
+        }
+        match std::mem::take(&mut self.held) {
+            0 => tracing::warn!("{message}"),
+            held => tracing::warn!("{message} (and {held} more since the last such line)"),
+        }
+        self.last = Some(now);
+    }
+}
