@@ -36,3 +36,34 @@ wasgi=$target/release/wasgi
 build_wasgi() {
     cargo build --quiet --locked --release -p wasgi --manifest-path "$root/Cargo.toml"
 }
+
+# servers: a scratch directory ($work) and the servers started in it, all stopped and
+# removed when the script exits. Call once before `start`.
+servers() {
+    work=$(mktemp -d)
+    pids=()
+    trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+}
+
+# start NAME COMMAND...: runs a server with stderr into a FIFO, waits (a blocking read,
+# no sleep) for its first line naming http://ADDR, and sets $url (http://ADDR/), $port
+# and $pid; the rest of its log goes on to $work/NAME.log.
+start() {
+    local name=$1 line
+    shift
+    mkfifo "$work/$name.fifo"
+    "$@" 2>"$work/$name.fifo" >/dev/null &
+    pid=$!
+    pids+=("$pid")
+    exec {fd}<"$work/$name.fifo"
+    while read -r -u "$fd" line; do
+        if [[ $line =~ (http://[0-9.]+:([0-9]+)) ]]; then
+            url=${BASH_REMATCH[1]}/
+            port=${BASH_REMATCH[2]}
+            break
+        fi
+    done
+    # Keep draining the server's log (wasgi writes an access line per request).
+    cat <&"$fd" >"$work/$name.log" &
+    pids+=("$!")
+}

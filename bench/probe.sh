@@ -30,34 +30,7 @@ build_wasgi
 "$root/guests/build.sh" rust >/dev/null
 ulimit -n $((storm + 512))
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-# start NAME ARGS...: `wasgi serve ARGS` with its log into $work/NAME.log; waits
-# (a blocking read, no sleep) for its `listening on` line; sets $port and $pid.
-start() {
-    local name=$1 line
-    shift
-    mkfifo "$work/$name.fifo"
-    "$wasgi" serve "$@" --addr 127.0.0.1:0 --cache-dir "$target/wasgi-cache" \
-        2>"$work/$name.fifo" >/dev/null &
-    pid=$!
-    pids+=("$pid")
-    exec {fd}<"$work/$name.fifo"
-    while read -r -u "$fd" line; do
-        if [[ $line =~ http://127.0.0.1:([0-9]+) ]]; then
-            port=${BASH_REMATCH[1]}
-            break
-        fi
-    done
-    cat <&"$fd" >"$work/$name.log" &
-    pids+=("$!")
-}
+servers
 
 rss() { awk '/VmRSS/ {printf "%.1f MB", $2 / 1024}' "/proc/$1/status"; }
 hello=$target/guests/rust/hello.wasm
@@ -65,7 +38,7 @@ hello=$target/guests/rust/hello.wasm
 echo "## wasgi serve probe ($(date -u +%F), $(nproc) cores)"
 echo
 
-start storm "$hello" --max-connections $((storm + 100))
+start storm "$wasgi" serve --addr 127.0.0.1:0 --cache-dir "$target/wasgi-cache" "$hello" --max-connections $((storm + 100))
 echo "### 1. $storm idle keep-alive connections, held ${hold} s"
 echo "- RSS before: $(rss "$pid")"
 python3 "$probe" storm "$port" "$storm" "$hold" >"$work/storm.json" &
@@ -86,7 +59,7 @@ echo "- after: $(python3 "$probe" get "$port")"
 storm_pid=$pid
 echo
 
-start capped "$hello"
+start capped "$wasgi" serve --addr 127.0.0.1:0 --cache-dir "$target/wasgi-cache" "$hello"
 echo "### 2. the same storm against the default --max-connections"
 echo "- clients: $(python3 "$probe" storm "$port" "$storm" 1)"
 echo "- log lines about refusals: $(grep -c 'refused a connection' "$work/capped.log" || true)"
@@ -99,7 +72,7 @@ grep -E '^(Complete requests|Failed requests|Non-2xx responses|Requests per seco
 echo "- RSS after: $(rss "$pid")"
 echo
 
-start drip "$target/guests/rust/read-past-content-length.wasm" --body-timeout 5
+start drip "$wasgi" serve --addr 127.0.0.1:0 --cache-dir "$target/wasgi-cache" "$target/guests/rust/read-past-content-length.wasm" --body-timeout 5
 echo "### 4. 80 bodies dripping a byte a second, 64 slots, --body-timeout 5"
 python3 "$probe" drip "$port" 80 12 >"$work/drip.json" &
 drip_pid=$!

@@ -23,34 +23,7 @@ build_wasgi
 bench_guest wasi-http-hello
 baseline=$wasm
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-# start NAME COMMAND...: runs a server with stderr into a FIFO, waits (blocking read, no
-# sleep) for its first line naming http://ADDR, and sets $url and $pid.
-start() {
-    local name=$1 line
-    shift
-    mkfifo "$work/$name.fifo"
-    "$@" 2>"$work/$name.fifo" >/dev/null &
-    pid=$!
-    pids+=("$pid")
-    exec {fd}<"$work/$name.fifo"
-    while read -r -u "$fd" line; do
-        if [[ $line =~ (http://[0-9.]+:[0-9]+) ]]; then
-            url=${BASH_REMATCH[1]}/
-            break
-        fi
-    done
-    # Keep draining the server's log (wasgi writes an access line per request).
-    cat <&"$fd" >"$work/$name.log" &
-    pids+=("$!")
-}
+servers
 
 start wasgi "$wasgi" serve "$target/guests/rust/hello.wasm" \
     --addr 127.0.0.1:0 --cache-dir "$target/wasgi-cache"

@@ -508,7 +508,9 @@ fn for_request(method: &[u8], cgi: bool) -> (Gateway, Recorder) {
 
 #[test]
 fn the_gateway_decides_the_framing_once_from_the_request_and_the_head() {
-    let cases: [(&[u8], &[u8], Option<&str>, Framing); 7] = [
+    /// Method, status, Content-Length, the framing the gateway must decide.
+    type Case = (&'static [u8], &'static [u8], Option<&'static str>, Framing);
+    let cases: [Case; 7] = [
         (b"GET", b"200 OK", None, Framing::Open),
         (b"GET", b"200 OK", Some("5"), Framing::Length(5)),
         (b"HEAD", b"200 OK", Some("5"), Framing::None),
