@@ -14,6 +14,7 @@ use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::bundle::Carried;
 use crate::cache::Cache;
 use crate::compile::{self, Kind};
 use crate::cwasm;
@@ -101,6 +102,8 @@ pub struct Application {
     pre: bindings::AppPre<RequestState>,
     limits: GuestLimits,
     grants: Grants,
+    /// The files the component carries, mounted read-only before any grant.
+    carried: Option<Carried>,
     /// Instances kept for the next request (see [`Application::with_reuse`]); `None`,
     /// a fresh instance for every request.
     reuse: Option<Spares>,
@@ -116,7 +119,16 @@ impl Application {
             (Kind::Component, Some(cache)) => cache.component(engine, path)?,
             (Kind::Component, None) => compile::compile_file(engine, path, None)?.1,
         };
-        Self::new(engine, path, &component)
+        // Hook: the component's carried files (see `bundle`).
+        let carried =
+            Carried::load(path, cache.map(Cache::dir)).map_err(|reason| Error::Invalid {
+                path: path.to_owned(),
+                reason,
+            })?;
+        let mut app = Self::new(engine, path, &component)?;
+        app.grants.dirs = carried.iter().flat_map(Carried::grants).collect();
+        app.carried = carried;
+        Ok(app)
     }
 
     /// Prepares an already compiled component.
@@ -158,6 +170,7 @@ impl Application {
             pre,
             limits: GuestLimits::LOOSE,
             grants: Grants::default(),
+            carried: None,
             reuse: None,
         })
     }
@@ -171,7 +184,11 @@ impl Application {
 
     /// The same application, its guests given `grants` (checked: every granted
     /// directory must open).
-    pub fn with_grants(mut self, grants: Grants) -> Result<Self, String> {
+    pub fn with_grants(mut self, mut grants: Grants) -> Result<Self, String> {
+        // Hook: the carried files come first (see `bundle`).
+        grants
+            .dirs
+            .splice(0..0, self.carried.iter().flat_map(Carried::grants));
         grants.check()?;
         self.grants = grants;
         Ok(self)

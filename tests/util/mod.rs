@@ -5,6 +5,8 @@
 //! Each test binary uses its own part of these helpers.
 #![allow(dead_code)]
 
+pub mod differential;
+
 use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
