@@ -204,12 +204,36 @@ fn django_saves_and_reads_a_model_through_a_dir_grant() {
     std::fs::remove_dir_all(&scratch).expect("clean up");
 }
 
-/// The carried files are read-only: the app cannot write into its own directory.
+/// What a carried file system gives a request, exact bytes: a module imported first
+/// inside the request, `open()` of a file next to the app, `importlib.resources`, a
+/// standard-library module nothing imported at build time, and a write into the
+/// app's own directory, refused (the carried files are read-only).
 #[test]
-fn the_carried_files_are_read_only() {
+fn carried_files_serve_lazy_imports_open_and_resources_read_only() {
+    let component = python_guest("files");
+    let cases: [(&str, &[u8]); 5] = [
+        ("/lazy", b"imported lazily\n"),
+        ("/open", "a data file, caf\u{e9}\n".as_bytes()),
+        ("/resource", "a data file, caf\u{e9}\n".as_bytes()),
+        ("/stdlib", b"(0.0, 1.0, 1.0)\n"),
+        ("/write", b"refused: OSError\n"),
+    ];
+    for (path, body) in cases {
+        let out = run_wasgi(&component, &get("files", path), &[]);
+        let want = [
+            b"Status: 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n".as_slice(),
+            body,
+        ]
+        .concat();
+        expect(&out, &want, 0, &[]);
+    }
+}
+
+/// Without the `--dir` grant its settings name, Django's database cannot be opened:
+/// the carried app directory is no place to write it.
+#[test]
+fn django_without_its_database_grant_answers_500() {
     let component = python_guest("django-app");
-    // Without a grant for /data the database cannot even be created; the app's own
-    // directory (/1) is there but read-only, so sqlite cannot fall back to it.
     let out = run_wasgi(&component, &get("notes, no grant", "/shop/notes/"), &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(

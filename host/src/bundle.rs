@@ -335,3 +335,128 @@ fn write_new(path: &Path, data: &[u8]) -> io::Result<()> {
         .open(path)?
         .write_all(data)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A payload as wasgi-py writes it: `entries` of (path, Some(bytes)) for files and
+    /// (path, None) for directories.
+    fn payload(entries: &[(&str, Option<&[u8]>)]) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        for (path, data) in entries {
+            out.push(if data.is_some() { FILE } else { DIRECTORY });
+            out.extend_from_slice(&u16::try_from(path.len()).expect("short").to_le_bytes());
+            out.extend_from_slice(path.as_bytes());
+            if let Some(data) = data {
+                out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+                out.extend_from_slice(data);
+            }
+        }
+        out
+    }
+
+    /// `wasm` with a custom section `name` holding `data` appended.
+    fn with_section(mut wasm: Vec<u8>, name: &str, data: &[u8]) -> Vec<u8> {
+        let leb = |mut n: usize| {
+            let mut out = Vec::new();
+            loop {
+                let byte = (n & 0x7f) as u8;
+                n >>= 7;
+                out.push(if n == 0 { byte } else { byte | 0x80 });
+                if n == 0 {
+                    return out;
+                }
+            }
+        };
+        let mut body = leb(name.len());
+        body.extend_from_slice(name.as_bytes());
+        body.extend_from_slice(data);
+        wasm.push(0);
+        wasm.extend(leb(body.len()));
+        wasm.extend(body);
+        wasm
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("wasgi-bundle-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("scratch");
+        dir
+    }
+
+    #[test]
+    fn carried_files_are_extracted_and_mounted_read_only_by_name() {
+        let dir = scratch("roundtrip");
+        let files = payload(&[
+            ("python", None),
+            ("python/os.py", Some(b"import posix\n")),
+            ("1", None),
+            ("1/templates", None),
+            ("1/templates/base.html", Some(b"<html>")),
+            ("1/empty", None),
+        ]);
+        let wasm = wat::parse_str(r#"(component (core module (func (export "f"))))"#).expect("wat");
+        let wasm = with_section(with_section(wasm, "other", b"x"), SECTION, &files);
+        let app = dir.join("app.wasm");
+        fs::write(&app, wasm).expect("write");
+        let carried = Carried::load(&app, Some(&dir.join("cache")))
+            .expect("loads")
+            .expect("carries files");
+        let grants: Vec<_> = carried.grants().collect();
+        assert_eq!(
+            grants.iter().map(|g| g.guest.as_str()).collect::<Vec<_>>(),
+            ["/1", "/python"]
+        );
+        assert!(grants.iter().all(|g| g.read_only));
+        assert_eq!(
+            fs::read(grants[0].host.join("templates/base.html")).expect("file"),
+            b"<html>"
+        );
+        assert!(grants[0].host.join("empty").is_dir());
+        // Loaded again: the same tree, not a second one.
+        let again = Carried::load(&app, Some(&dir.join("cache")))
+            .expect("loads")
+            .expect("files");
+        assert_eq!(again.root, carried.root);
+        fs::remove_dir_all(&dir).expect("clean");
+    }
+
+    #[test]
+    fn a_component_without_the_section_carries_nothing() {
+        let dir = scratch("none");
+        let app = dir.join("app.wasm");
+        let wasm = wat::parse_str(r#"(component (core module (func (export "f"))))"#).expect("wat");
+        fs::write(&app, with_section(wasm, "wasgi:filez", b"no")).expect("write");
+        assert!(
+            Carried::load(&app, Some(&dir.join("cache")))
+                .expect("loads")
+                .is_none()
+        );
+        assert!(Carried::load(&app, None).expect("loads").is_none());
+        fs::remove_dir_all(&dir).expect("clean");
+    }
+
+    #[test]
+    fn no_path_escapes_the_extracted_tree() {
+        let dir = scratch("escape");
+        for bad in ["../x", "a/../../x", "/etc/x", "a//b", "a/./b", "a\\b", ""] {
+            let out = dir.join("out");
+            let _ = fs::remove_dir_all(&out);
+            fs::create_dir(&out).expect("out");
+            let err = extract(&payload(&[(bad, Some(b"x"))]), &out).expect_err(bad);
+            assert!(
+                matches!(&err, Extract::Malformed(m) if m.contains("not a plain relative path")),
+                "{bad}: {err:?}"
+            );
+        }
+        let out = dir.join("truncated");
+        fs::create_dir(&out).expect("out");
+        let mut cut = payload(&[("a", Some(b"hello"))]);
+        cut.truncate(cut.len() - 2);
+        assert!(
+            matches!(extract(&cut, &out), Err(Extract::Malformed(m)) if m.contains("truncated"))
+        );
+        fs::remove_dir_all(&dir).expect("clean");
+    }
+}

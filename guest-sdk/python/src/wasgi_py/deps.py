@@ -106,18 +106,68 @@ def install(requirement_file, target, pip=(sys.executable, "-m", "pip")):
 
 
 def resolve(pip, requirement_file, work):
-    """``(name, version, url)`` of every distribution CPython 3.14 would install."""
-    report = work / "report.json"
-    run(
-        pip, "install", "--dry-run", "--ignore-installed", "--report", report,
-        "--python-version", PYTHON_VERSION, "--only-binary=:all:",
-        "--target", work / "unused", "-r", requirement_file,
-        what="resolving the requirements for CPython " + PYTHON_VERSION,
-    )
-    return [
-        (item["metadata"]["name"], item["metadata"]["version"], item["download_info"]["url"])
-        for item in json.loads(report.read_text())["install"]
-    ]
+    """``(name, version, url)`` of every distribution CPython 3.14 would install.
+
+    pip evaluates environment markers for the Python running it, even with
+    ``--python-version``: WebOb needs ``legacy-cgi; python_version >= "3.13"``, which a
+    3.11 pip leaves out. So the markers of what it chose are evaluated again for the
+    component's Python, and what they add is resolved with the rest until nothing is
+    missing."""
+    extra = []
+    for attempt in range(10):
+        requirements = work / f"requirements-{attempt}.txt"
+        requirements.write_text(
+            f"-r {Path(requirement_file).resolve()}\n" + "".join(f"{r}\n" for r in extra)
+        )
+        report = work / f"report-{attempt}.json"
+        run(
+            pip, "install", "--dry-run", "--ignore-installed", "--report", report,
+            "--python-version", PYTHON_VERSION, "--only-binary=:all:",
+            "--target", work / "unused", "-r", requirements,
+            what="resolving the requirements for CPython " + PYTHON_VERSION,
+        )
+        items = json.loads(report.read_text())["install"]
+        missing = missing_for_component(items)
+        if not missing:
+            return [
+                (i["metadata"]["name"], i["metadata"]["version"], i["download_info"]["url"])
+                for i in items
+            ]
+        extra += missing
+    raise DependencyError(f"the requirements did not settle for CPython {PYTHON_VERSION}: {extra}")
+
+
+#: The component's environment, for markers: CPython 3.14 on WASI.
+COMPONENT_MARKERS = {
+    "python_version": PYTHON_VERSION,
+    "python_full_version": PYTHON_VERSION + ".0",
+    "implementation_name": "cpython",
+    "implementation_version": PYTHON_VERSION + ".0",
+    "platform_python_implementation": "CPython",
+    "os_name": "posix",
+    "sys_platform": "wasi",
+    "platform_system": "WASI",
+    "platform_machine": "wasm32",
+}
+
+
+def missing_for_component(items):
+    """Requirements of the chosen distributions that apply on the component's Python
+    but were not chosen (see :func:`resolve`)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    chosen = {canonicalize_name(i["metadata"]["name"]) for i in items}
+    missing = []
+    for item in items:
+        for line in item["metadata"].get("requires_dist", []):
+            requirement = Requirement(line)
+            if canonicalize_name(requirement.name) in chosen or requirement.marker is None:
+                continue
+            extras = [""] + list(item.get("requested_extras") or [])
+            if any(requirement.marker.evaluate({**COMPONENT_MARKERS, "extra": e}) for e in extras):
+                missing.append(str(Requirement(line)).split(";")[0].strip())
+    return missing
 
 
 #: ``pip download`` of pure-Python wheels for the component's Python, into a directory.
