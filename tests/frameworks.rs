@@ -168,10 +168,10 @@ fn migrated_database(dir: &std::path::Path) -> PathBuf {
     std::fs::create_dir_all(dir).expect("database dir");
     let database = dir.join("shop.sqlite3");
     let app = root().join("guests/python/django-app");
-    let out = std::process::Command::new(util::differential::python3())
+    let out = std::process::Command::new(differential::python3())
         .env_clear()
         .env("SHOP_DATABASE", &database)
-        .env("PYTHONPATH", util::differential::deps_dir("django-app"))
+        .env("PYTHONPATH", differential::deps_dir("django-app"))
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .arg(app.join("manage.py"))
         .args(["migrate", "--verbosity", "0"])
@@ -227,6 +227,37 @@ fn carried_files_serve_lazy_imports_open_and_resources_read_only() {
         .concat();
         expect(&out, &want, 0, &[]);
     }
+}
+
+/// A `.cwasm` from `wasgi compile` carries the files too, and `--no-cache` runs
+/// extract them to a temporary directory: the same bytes either way.
+#[test]
+fn carried_files_survive_wasgi_compile_and_no_cache() {
+    let component = python_guest("files");
+    let dir = scratch("files-cwasm");
+    let cwasm = dir.join("files.cwasm");
+    let compiled = output(
+        wasgi()
+            .arg("compile")
+            .arg(&component)
+            .arg("-o")
+            .arg(&cwasm)
+            .stdin(std::process::Stdio::null()),
+    );
+    assert_eq!(code(&compiled), 0, "{}", stderr(&compiled));
+    let want =
+        "Status: 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n\r\na data file, caf\u{e9}\n";
+    let cache = dir.join("cache");
+    let cache = ["--cache-dir".to_owned(), cache.display().to_string()];
+    let ran = run_wasgi(&cwasm, &get("open, from a .cwasm", "/open"), &cache);
+    expect(&ran, want.as_bytes(), 0, &[]);
+    let ran = run_wasgi(
+        &component,
+        &get("open, no cache", "/resource"),
+        &["--no-cache".to_owned()],
+    );
+    expect(&ran, want.as_bytes(), 0, &[]);
+    std::fs::remove_dir_all(&dir).expect("clean up");
 }
 
 /// Without the `--dir` grant its settings name, Django's database cannot be opened:

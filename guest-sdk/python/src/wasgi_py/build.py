@@ -11,12 +11,15 @@ explain in one line:
    paths (``python -I -S``, so nothing from this machine's site-packages is found by
    accident) and checks the callable.
 
-Then it stages the adapter and a generated entry module in a temporary directory and
-runs componentize-py 0.25.1 on them, with the app's paths and the dependency
-directory behind them. The component imports the app while it is pre-initialised;
-componentize-py ships no file system, so a module the app imports only later, at
-request time, must be imported by then: every standard codec is, and ``--preload``
-names the others (see ``docs/PYTHON.md``).
+Then it copies the app's directories and dependencies into a staging tree (the
+user's own directories are never written to), stages the adapter and a generated entry
+module, and runs componentize-py 0.25.1 twice on that tree: first a throwaway
+component that compiles the tree with the component's own CPython 3.14 (and, once per
+componentize-py version, the standard library; see ``wasgi_py.carry``), then the real
+one, which imports the app while it is pre-initialised. Last, every file of the tree
+is appended to the component as its ``wasgi:files`` section (``wasgi_py.files``),
+which the host mounts read-only at the same paths at request time, so lazy imports
+and the app's own files work then (see ``docs/PYTHON.md``).
 """
 
 import hashlib
