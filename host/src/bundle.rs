@@ -75,8 +75,11 @@ impl Carried {
                 return Self::at(root, None).map(Some);
             }
         }
-        let Some((offset, len, claimed)) =
-            locate(&mut file).map_err(|e| format!("cannot read it: {e}"))?
+        let Some(Located {
+            offset,
+            len,
+            digest: claimed,
+        }) = locate(&mut file).map_err(|e| format!("cannot read it: {e}"))?
         else {
             remember(memo.as_deref(), b"none", &meta);
             return Ok(None);
@@ -166,11 +169,27 @@ fn remember(memo: Option<&Path>, content: &[u8], meta: &fs::Metadata) {
 
 /// Where the carried files are in `file`, a component or a `.cwasm`: offset, length,
 /// and for a `.cwasm` the digest its header records.
-fn locate(file: &mut fs::File) -> io::Result<Option<(u64, u64, Option<[u8; 32]>)>> {
+fn locate(file: &mut fs::File) -> io::Result<Option<Located>> {
     if let Some((offset, len, digest)) = crate::cwasm::files_range(file)? {
-        return Ok(Some((offset, len, Some(digest))));
+        return Ok(Some(Located {
+            offset,
+            len,
+            digest: Some(digest),
+        }));
     }
-    Ok(find_section(file)?.map(|(offset, len)| (offset, len, None)))
+    Ok(find_section(file)?.map(|(offset, len)| Located {
+        offset,
+        len,
+        digest: None,
+    }))
+}
+
+/// Where the carried files are in a file.
+struct Located {
+    offset: u64,
+    len: u64,
+    /// The digest a `.cwasm` header records for them.
+    digest: Option<[u8; 32]>,
 }
 
 /// Finds the `wasgi:files` custom section among the top-level sections of the

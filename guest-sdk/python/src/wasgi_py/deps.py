@@ -77,7 +77,7 @@ def install(requirement_file, target, pip=(sys.executable, "-m", "pip")):
     component's Python into ``target``, unless it already holds exactly that."""
     lines = requirements(requirement_file)
     source = Path(requirement_file).read_bytes() if lines is None else "\n".join(lines).encode()
-    key = hashlib.sha256(f"wasgi-py deps v1 python {PYTHON_VERSION}\0".encode() + source).hexdigest()
+    key = hashlib.sha256(f"wasgi-py deps v2 python {PYTHON_VERSION}\0".encode() + source).hexdigest()
     target = Path(target)
     if (target / STAMP).is_file() and (target / STAMP).read_text() == key:
         return target
