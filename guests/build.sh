@@ -10,12 +10,14 @@
 # (target/guest-build), so the test suite can call this script while `cargo test`
 # holds the lock on the main one.
 #
-# Python guests: each directory of guests/python holds an app.py whose `application`
-# is a PEP 3333 app, and optionally a requirements.txt. The adapter (guest-sdk/python,
-# which brings componentize-py 0.25.1) is installed into a venv at target/py-venv,
-# the requirements into target/py-deps/<name> (pip install --target), and
-# `wasgi-py build` compiles each app. A guest is rebuilt only when its directory,
-# its requirements or the adapter changed (each build takes about ten seconds).
+# Python guests: each directory of guests/python holds a PEP 3333 app, `app:application`
+# unless a SPEC file names another `module:callable`, and optionally a
+# requirements.txt. The adapter (guest-sdk/python, which brings componentize-py
+# 0.25.1) is installed into a venv at target/py-venv, and `wasgi-py build -r
+# requirements.txt` resolves the requirements for the component's CPython 3.14 into
+# target/py-deps/<name> (the reference gateway of tests/ runs the app from there too)
+# and compiles each app with its files. wasgi-py's cache is target/py-cache. A guest
+# is rebuilt only when its directory, its requirements or the adapter changed.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -77,29 +79,24 @@ build_python() {
     fi
 
     mkdir -p "$out"
-    local dir name deps deps_dir want built=0 total=0
+    export WASGI_PY_CACHE=$target/py-cache
+    local dir name deps spec want built=0 total=0
     for dir in "$root"/guests/python/*/; do
         name=$(basename "$dir")
         total=$((total + 1))
         deps=()
         want="$sdk_digest $(digest "$dir")"
         if [[ -f $dir/requirements.txt ]]; then
-            deps_dir=$target/py-deps/$name
-            if [[ $(cat "$deps_dir.digest" 2>/dev/null) != "$(digest "$dir")" ]]; then
-                rm -rf "$deps_dir"
-                # CC=false: nothing is compiled for this machine; a package with
-                # optional C speedups (MarkupSafe) installs its plain-Python build.
-                CC=false "${pip[@]}" install --no-cache-dir --target "$deps_dir" \
-                    -r "$dir/requirements.txt"
-                digest "$dir" >"$deps_dir.digest"
-            fi
-            deps=(--deps "$deps_dir")
+            deps=(-r "$dir/requirements.txt" --deps "$target/py-deps/$name")
+        fi
+        spec=app:application
+        if [[ -f $dir/SPEC ]]; then
+            spec=$(<"$dir/SPEC")
         fi
         if [[ -f $out/$name.wasm && $(cat "$out/$name.digest" 2>/dev/null) == "$want" ]]; then
             continue
         fi
-        "$venv/bin/wasgi-py" build app:application -p "$dir" "${deps[@]}" \
-            -o "$out/$name.wasm.tmp"
+        "$venv/bin/wasgi-py" build "$spec" -p "$dir" "${deps[@]}" -o "$out/$name.wasm.tmp"
         mv "$out/$name.wasm.tmp" "$out/$name.wasm"
         echo "$want" >"$out/$name.digest"
         built=$((built + 1))

@@ -21,6 +21,7 @@ use wasgi_gateway::log::LogBudget;
 use wasgi_gateway::response::{ClientFault, Head};
 
 use crate::artifact::{self, Kind, cwasm};
+use crate::bundle::Carried;
 use crate::cache::Cache;
 use crate::error::{Error, one_line};
 use crate::grants::Grants;
@@ -103,6 +104,8 @@ pub struct Application {
     pre: bindings::AppPre<RequestState>,
     limits: GuestLimits,
     grants: Grants,
+    /// The files the component carries, mounted read-only before any grant.
+    carried: Option<Carried>,
     /// Instances kept for the next request (see [`Application::with_reuse`]); `None`,
     /// a fresh instance for every request.
     reuse: Option<Spares>,
@@ -118,7 +121,16 @@ impl Application {
             (Kind::Component, Some(cache)) => cache.component(engine, path)?,
             (Kind::Component, None) => artifact::compile_file(engine, path, None)?.1,
         };
-        Self::new(engine, path, &component)
+        // Hook: the component's carried files (see `bundle`).
+        let carried =
+            Carried::load(path, cache.map(Cache::dir)).map_err(|reason| Error::Invalid {
+                path: path.to_owned(),
+                reason,
+            })?;
+        let mut app = Self::new(engine, path, &component)?;
+        app.grants.dirs = carried.iter().flat_map(Carried::grants).collect();
+        app.carried = carried;
+        Ok(app)
     }
 
     /// `wasgi compile`: compiles the component at `app`, checks that it is a wasgi
@@ -140,7 +152,8 @@ impl Application {
         }
         let (compiled, component) = artifact::compile_file(engine, app, notice.then_some(""))?;
         Self::new(engine, app, &component)?;
-        cwasm::write(engine, &compiled, out)
+        let files = crate::bundle::carried_files(app)?;
+        cwasm::write(engine, &compiled, &files, out)
     }
 
     /// Prepares an already compiled component.
@@ -182,6 +195,7 @@ impl Application {
             pre,
             limits: GuestLimits::LOOSE,
             grants: Grants::default(),
+            carried: None,
             reuse: None,
         })
     }
@@ -195,7 +209,11 @@ impl Application {
 
     /// The same application, its guests given `grants` (checked: every granted
     /// directory must open).
-    pub fn with_grants(mut self, grants: Grants) -> Result<Self, String> {
+    pub fn with_grants(mut self, mut grants: Grants) -> Result<Self, String> {
+        // Hook: the carried files come first (see `bundle`).
+        grants
+            .dirs
+            .splice(0..0, self.carried.iter().flat_map(Carried::grants));
         grants.check()?;
         self.grants = grants;
         Ok(self)

@@ -161,18 +161,13 @@ impl Cache {
 
     /// Whether `meta`'s file last changed at least `settle` ago.
     fn settled(&self, meta: &fs::Metadata) -> bool {
-        let changed = |secs: i64, nanos: i64| {
-            SystemTime::UNIX_EPOCH
-                + Duration::new(
-                    u64::try_from(secs).unwrap_or(0),
-                    u32::try_from(nanos).unwrap_or(0),
-                )
-        };
-        let last =
-            changed(meta.mtime(), meta.mtime_nsec()).max(changed(meta.ctime(), meta.ctime_nsec()));
-        SystemTime::now()
-            .duration_since(last)
-            .is_ok_and(|age| age >= self.settle)
+        settled(meta, self.settle)
+    }
+
+    /// The directory the cache keeps its entries in (the carried files of
+    /// [`crate::bundle`] go under it too).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Writes a memo into an existing cache directory; a failure only costs a hash.
@@ -237,9 +232,25 @@ fn sum_path(entry: &Path) -> PathBuf {
     entry.with_extension("sum")
 }
 
+/// Whether `meta`'s file last changed at least `settle` ago.
+pub(crate) fn settled(meta: &fs::Metadata, settle: Duration) -> bool {
+    let changed = |secs: i64, nanos: i64| {
+        SystemTime::UNIX_EPOCH
+            + Duration::new(
+                u64::try_from(secs).unwrap_or(0),
+                u32::try_from(nanos).unwrap_or(0),
+            )
+    };
+    let last =
+        changed(meta.mtime(), meta.mtime_nsec()).max(changed(meta.ctime(), meta.ctime_nsec()));
+    SystemTime::now()
+        .duration_since(last)
+        .is_ok_and(|age| age >= settle)
+}
+
 /// A file's identity for the memos: which file (device, inode) and every trace a write
 /// leaves (size, mtime, ctime; a process cannot set ctime back).
-fn identity(meta: &fs::Metadata) -> String {
+pub(crate) fn identity(meta: &fs::Metadata) -> String {
     format!(
         "{}:{}:{}:{}.{}:{}.{}",
         meta.dev(),

@@ -11,6 +11,8 @@
 //! - [`gateway`]: the PEP 3333 state machine, writing to a [`Sink`];
 //! - [`app`]: loading a component and running one request through the gateway;
 //! - [`cache`]: compiled components, kept so a second run does not compile;
+//! - [`bundle`]: the files a component carries, mounted read-only where its build saw
+//!   them;
 //! - [`cwasm`]: components compiled ahead of time by `wasgi compile`;
 //! - [`limits`]: how much time, CPU, memory, output and resources one request's guest
 //!   may take;
@@ -39,6 +41,7 @@
 
 pub mod app;
 pub mod artifact;
+pub mod bundle;
 pub mod cache;
 pub mod cgi;
 mod error;

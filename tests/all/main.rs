@@ -10,6 +10,8 @@ mod attack;
 mod cli;
 mod compile;
 mod deploy;
+mod differential;
+mod frameworks;
 mod hostile;
 mod lossless;
 mod python;

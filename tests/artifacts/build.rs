@@ -33,8 +33,8 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
 
-    let rust = guest_names(&root.join("guests/rust"), "Cargo.toml");
-    let python = guest_names(&root.join("guests/python"), "app.py");
+    let rust = guest_names(&root.join("guests/rust"));
+    let python = guest_names(&root.join("guests/python"));
 
     ensure_target();
     let built = build_rust_guests(&root, &rust);
@@ -90,13 +90,13 @@ fn main() {
     fs::write(out_dir.join("guests.rs"), code).expect("failed to write $OUT_DIR/guests.rs");
 }
 
-/// The names of the directories under `dir` that hold a file `marker`, sorted.
-fn guest_names(dir: &Path, marker: &str) -> Vec<String> {
+/// The names of the directories under `dir` (each one guest), sorted.
+fn guest_names(dir: &Path) -> Vec<String> {
     let entries =
         fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
     let mut names: Vec<String> = entries
         .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| path.join(marker).is_file())
+        .filter(|path| path.is_dir())
         .map(|path| {
             let name = path.file_name().expect("a name").to_str();
             name.expect("a UTF-8 guest name").to_owned()

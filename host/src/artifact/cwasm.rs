@@ -22,7 +22,13 @@
 //! | 32    | the engine fingerprint (wasgi version, wasmtime version and settings) |
 //! | 8     | length of the artifact |
 //! | 32    | BLAKE3 digest of the artifact |
-//! | rest  | the artifact: what wasmtime's `precompile_component` produced |
+//! | 8     | length of the carried files (0 for none) |
+//! | 32    | BLAKE3 digest of the carried files |
+//! | n     | the artifact: what wasmtime's `precompile_component` produced |
+//! | rest  | the carried files: the component's `wasgi:files` payload (see [`crate::bundle`]) |
+//!
+//! The carried files are not hashed when the file loads: the host extracts them once
+//! (see [`crate::bundle`]) and checks their digest then.
 
 use std::path::Path;
 
@@ -32,7 +38,7 @@ use wasmtime::component::Component;
 use crate::error::{Error, one_line, read_file};
 
 /// The first bytes of every `.cwasm`: a name and the format version.
-pub const MAGIC: &[u8; 8] = b"wasgicw\x01";
+pub const MAGIC: &[u8; 8] = b"wasgicw\x02";
 
 /// What wrote a file: shown when a `.cwasm` comes from another wasgi.
 fn maker() -> String {
@@ -44,17 +50,45 @@ fn maker() -> String {
     )
 }
 
-/// Writes `artifact` (compiled with `engine`) to `out` as a `.cwasm`.
-pub(crate) fn write(engine: &Engine, artifact: &[u8], out: &Path) -> Result<(), Error> {
-    let header = header(engine, artifact);
-    super::write_atomically(out, &[&header, artifact]).map_err(|cause| Error::Write {
+/// Writes `artifact` (compiled with `engine`) and the component's carried `files`
+/// (its `wasgi:files` payload, empty without one) to `out` as a `.cwasm`.
+pub(crate) fn write(
+    engine: &Engine,
+    artifact: &[u8],
+    files: &[u8],
+    out: &Path,
+) -> Result<(), Error> {
+    let header = header(engine, artifact, files);
+    super::write_atomically(out, &[&header, artifact, files]).map_err(|cause| Error::Write {
         path: out.to_owned(),
         cause,
     })
 }
 
-/// The header of a `.cwasm` holding `artifact`.
-fn header(engine: &Engine, artifact: &[u8]) -> Vec<u8> {
+/// Where the carried files of the `.cwasm` in `file` are: offset, length and BLAKE3
+/// digest; `None` when it carries none or is not a `.cwasm` of this format.
+pub(crate) fn files_range(
+    file: &mut std::fs::File,
+) -> std::io::Result<Option<(u64, u64, [u8; 32])>> {
+    use std::io::{Read as _, Seek as _};
+    let mut head = [0; MAGIC.len() + 2];
+    file.seek(std::io::SeekFrom::Start(0))?;
+    if file.read_exact(&mut head).is_err() || &head[..MAGIC.len()] != MAGIC {
+        return Ok(None);
+    }
+    let maker_len = u64::from(u16::from_le_bytes([head[8], head[9]]));
+    let mut rest = [0; 32 + 8 + 32 + 8 + 32];
+    file.seek(std::io::SeekFrom::Start(10 + maker_len))?;
+    file.read_exact(&mut rest)?;
+    let artifact_len = u64::from_le_bytes(rest[32..40].try_into().unwrap_or_default());
+    let files_len = u64::from_le_bytes(rest[72..80].try_into().unwrap_or_default());
+    let digest: [u8; 32] = rest[80..].try_into().unwrap_or_default();
+    let offset = 10 + maker_len + rest.len() as u64 + artifact_len;
+    Ok((files_len > 0).then_some((offset, files_len, digest)))
+}
+
+/// The header of a `.cwasm` holding `artifact` and the carried `files`.
+fn header(engine: &Engine, artifact: &[u8], files: &[u8]) -> Vec<u8> {
     let maker = maker();
     let mut header = Vec::with_capacity(MAGIC.len() + 2 + maker.len() + 72);
     header.extend_from_slice(MAGIC);
@@ -63,6 +97,8 @@ fn header(engine: &Engine, artifact: &[u8]) -> Vec<u8> {
     header.extend_from_slice(super::fingerprint(engine).as_bytes());
     header.extend_from_slice(&(artifact.len() as u64).to_le_bytes());
     header.extend_from_slice(blake3::hash(artifact).as_bytes());
+    header.extend_from_slice(&(files.len() as u64).to_le_bytes());
+    header.extend_from_slice(blake3::hash(files).as_bytes());
     header
 }
 
@@ -94,7 +130,12 @@ fn check<'a>(engine: &Engine, bytes: &'a [u8]) -> Result<&'a [u8], String> {
     let their_fingerprint = take(32)?;
     let length = u64::from_le_bytes(take(8)?.try_into().map_err(|_| incomplete())?);
     let digest = take(32)?;
-    let artifact = rest;
+    let files_length = u64::from_le_bytes(take(8)?.try_into().map_err(|_| incomplete())?);
+    let _files_digest = take(32)?;
+    // The carried files follow the artifact; their digest is checked when they are
+    // extracted (see `bundle`).
+    let files_at = rest.len() as u64 - files_length.min(rest.len() as u64);
+    let artifact = &rest[..usize::try_from(files_at).map_err(|_| incomplete())?];
     let ours = maker();
     if their_maker != ours {
         return Err(format!("it was written by {their_maker}; this is {ours}"));
@@ -139,13 +180,12 @@ fn deserialize_checked(engine: &Engine, artifact: &[u8]) -> wasmtime::Result<Com
 mod tests {
     use super::*;
 
-    /// `(component (core module (func (export "f"))))`, as `wat` writes it.
-    const WAT: &[u8] = b"\0asm\x0d\0\x01\0\x01\x1f\0asm\x01\0\0\0\x01\x04\x01\x60\0\0\x03\x02\x01\0\x07\x05\x01\x01f\0\0\x0a\x04\x01\x02\0\x0b";
-
     /// A `.cwasm` image of a trivial component, for `engine`.
     fn image(engine: &Engine) -> Vec<u8> {
-        let artifact = engine.precompile_component(WAT).expect("compile");
-        let mut bytes = header(engine, &artifact);
+        let artifact = engine
+            .precompile_component(super::super::TRIVIAL_COMPONENT)
+            .expect("compile");
+        let mut bytes = header(engine, &artifact, &[]);
         bytes.extend_from_slice(&artifact);
         bytes
     }

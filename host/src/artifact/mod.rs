@@ -160,6 +160,10 @@ pub(crate) fn fingerprint(engine: &Engine) -> blake3::Hash {
 }
 
 #[cfg(test)]
+/// `(component (core module (func (export "f"))))`, as `wat` writes it.
+pub(crate) const TRIVIAL_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0\x01\x1f\0asm\x01\0\0\0\x01\x04\x01\x60\0\0\x03\x02\x01\0\x07\x05\x01\x01f\0\0\x0a\x04\x01\x02\0\x0b";
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from wasgi_py.build import BuildError, build
+from wasgi_py.deps import DependencyError, default_target, install
 
 
 def main(argv=None):
@@ -29,9 +30,17 @@ def main(argv=None):
         help="a directory holding the app's modules (repeatable; default: .)",
     )
     b.add_argument(
+        "-r",
+        "--requirements",
+        metavar="FILE",
+        help="a requirements file or a pyproject.toml: its dependencies are resolved for "
+        "the component's Python (3.14, pure Python) and carried",
+    )
+    b.add_argument(
         "--deps",
         metavar="DIR",
-        help="pure-Python dependencies, installed with `pip install --target DIR`",
+        help="pure-Python dependencies installed with `pip install --target DIR`; with -r, "
+        "where the resolved dependencies are kept (default: wasgi-py's cache)",
     )
     b.add_argument(
         "--preload",
@@ -42,8 +51,11 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     try:
-        build(args.spec, args.output, args.path, args.deps, args.preload)
-    except (BuildError, ValueError) as e:
+        deps = args.deps
+        if args.requirements is not None:
+            deps = install(args.requirements, deps or default_target(args.requirements))
+        build(args.spec, args.output, args.path, deps, args.preload)
+    except (BuildError, DependencyError, ValueError) as e:
         print(f"wasgi-py: error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -1,0 +1,3 @@
+<!doctype html>
+<title>{{title or 'Bottle'}}</title>
+<main>{{!base}}</main>

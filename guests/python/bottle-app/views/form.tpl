@@ -1,0 +1,2 @@
+% rebase('base.tpl', title='Form')
+<form method="post" action="{{action}}"><input name="comment"></form>
