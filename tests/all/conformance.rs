@@ -61,7 +61,12 @@ fn every_guest_language_is_tested() {
         .expect("read guests/")
         .map(|entry| entry.expect("an entry").path())
         .filter(|path| path.is_dir())
-        .map(|path| path.file_name().expect("a name").to_string_lossy().into_owned())
+        .map(|path| {
+            path.file_name()
+                .expect("a name")
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     let tested: BTreeSet<String> = LANGUAGES.iter().map(|l| l.to_string()).collect();
     assert_eq!(
@@ -74,7 +79,10 @@ fn every_guest_language_is_tested() {
 #[test]
 fn sdk_wit_copies_match_the_contract() {
     let contract = std::fs::read(root().join("wit/gateway.wit")).expect("wit/gateway.wit");
-    for copy in ["guest-sdk/js/wit/gateway.wit", "guest-sdk/c/wit/gateway.wit"] {
+    for copy in [
+        "guest-sdk/js/wit/gateway.wit",
+        "guest-sdk/c/wit/gateway.wit",
+    ] {
         let packaged = std::fs::read(root().join(copy)).unwrap_or_else(|e| panic!("{copy}: {e}"));
         assert!(
             packaged == contract,
@@ -83,18 +91,22 @@ fn sdk_wit_copies_match_the_contract() {
     }
 }
 
-/// The guest of `behaviour` in `language`, built.
-fn guest(language: &str, behaviour: &str) -> PathBuf {
+/// The guest `guests/<language>/<name>`, built (also used by `apps`).
+pub fn guest(language: &str, name: &str) -> PathBuf {
     match language {
-        "rust" => PathBuf::from(rust_guest(behaviour)),
-        "python" => python_guest(behaviour),
+        "rust" => PathBuf::from(rust_guest(name)),
+        "python" => python_guest(name),
         _ => {
             built(language);
             let path = target_dir()
                 .join("guests")
                 .join(language)
-                .join(format!("{behaviour}.wasm"));
-            assert!(path.exists(), "no {language} guest {behaviour:?} at {}", path.display());
+                .join(format!("{name}.wasm"));
+            assert!(
+                path.exists(),
+                "no {language} guest {name:?} at {}",
+                path.display()
+            );
             path
         }
     }
@@ -126,7 +138,10 @@ fn built(language: &str) {
         .arg(language)
         .status()
         .unwrap_or_else(|e| panic!("failed to run guests/build.sh {language}: {e}"));
-    assert!(status.success(), "guests/build.sh {language} failed: {status}");
+    assert!(
+        status.success(),
+        "guests/build.sh {language} failed: {status}"
+    );
     done.insert(language.to_owned());
 }
 
@@ -151,7 +166,10 @@ fn conforms(language: &str) {
         let app = guest(language, behaviour);
         let app = app.to_str().expect("a UTF-8 path");
         compiled(app);
-        let of_behaviour: Vec<&Value> = cases.iter().filter(|c| str_of(c, "guest") == *behaviour).collect();
+        let of_behaviour: Vec<&Value> = cases
+            .iter()
+            .filter(|c| str_of(c, "guest") == *behaviour)
+            .collect();
         for case in &of_behaviour {
             if let Some(want) = case.get("run") {
                 check_run(app, case, want, &mut failures);
@@ -181,7 +199,7 @@ const COMPILE: Duration = Duration::from_secs(600);
 
 /// Fills the shared compile cache for `app` (one `wasgi run` that may take up to
 /// [`COMPILE`]), so that no case below waits for the compiler.
-fn compiled(app: &str) {
+pub fn compiled(app: &str) {
     let mut child = wasgi()
         .env("WASGI_CACHE_DIR", target_dir().join("wasgi-cache"))
         .args(["run", app])
@@ -235,7 +253,11 @@ fn check_run(app: &str, case: &Value, want: &Value, failures: &mut Vec<String>) 
         }
         None => output(cmd.stdin(Stdio::null())),
     };
-    let name = format!("{} / {} (wasgi run)", str_of(case, "guest"), str_of(case, "name"));
+    let name = format!(
+        "{} / {} (wasgi run)",
+        str_of(case, "guest"),
+        str_of(case, "name")
+    );
     let log = stderr(&out);
     let stdout_want = bytes(&want["stdout"]);
     if out.stdout != stdout_want {
@@ -247,7 +269,10 @@ fn check_run(app: &str, case: &Value, want: &Value, failures: &mut Vec<String>) 
     }
     let exit_want = want["exit"].as_i64().expect("exit") as i32;
     if code(&out) != exit_want {
-        failures.push(format!("{name}: exit code {} instead of {exit_want}; log: {log}", code(&out)));
+        failures.push(format!(
+            "{name}: exit code {} instead of {exit_want}; log: {log}",
+            code(&out)
+        ));
     }
     for needle in strings(want.get("log")) {
         if !log.contains(&needle) {
@@ -264,7 +289,10 @@ fn check_serve(server: &Server, case: &Value, want: &Value, failures: &mut Vec<S
     let body = request.get("body").map(bytes).unwrap_or_default();
     let mut wire = format!(
         "{} {} HTTP/1.1\r\nHost: conformance.test\r\n",
-        request.get("method").and_then(Value::as_str).unwrap_or("GET"),
+        request
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or("GET"),
         request.get("path").and_then(Value::as_str).unwrap_or("/"),
     )
     .into_bytes();
@@ -278,13 +306,21 @@ fn check_serve(server: &Server, case: &Value, want: &Value, failures: &mut Vec<S
     wire.extend_from_slice(&body);
 
     let mut stream = server.connect();
-    let remote_port = stream.local_addr().expect("local address").port().to_string();
+    let remote_port = stream
+        .local_addr()
+        .expect("local address")
+        .port()
+        .to_string();
     let software = format!("wasgi/{}", env!("CARGO_PKG_VERSION"));
     let fill = |text: Vec<u8>| -> Vec<u8> {
         let text = replace(&text, b"${REMOTE_PORT}", remote_port.as_bytes());
         replace(&text, b"${SERVER_SOFTWARE}", software.as_bytes())
     };
-    let name = format!("{} / {} (wasgi serve)", str_of(case, "guest"), str_of(case, "name"));
+    let name = format!(
+        "{} / {} (wasgi serve)",
+        str_of(case, "guest"),
+        str_of(case, "name")
+    );
     let response = exchange(&mut stream, &wire);
     let (head, got_body, complete) = match parse(&response) {
         Ok(parts) => parts,
@@ -295,7 +331,11 @@ fn check_serve(server: &Server, case: &Value, want: &Value, failures: &mut Vec<S
     };
     let head_want = fill(bytes(&want["head"]));
     if head != head_want {
-        failures.push(format!("{name}: head\n  want {}\n  got  {}", shown(&head_want), shown(&head)));
+        failures.push(format!(
+            "{name}: head\n  want {}\n  got  {}",
+            shown(&head_want),
+            shown(&head)
+        ));
     }
     let body_want = fill(bytes(&want["body"]));
     if got_body != body_want {
@@ -308,7 +348,11 @@ fn check_serve(server: &Server, case: &Value, want: &Value, failures: &mut Vec<S
     }
     let complete_want = want["complete"].as_bool().expect("complete");
     if complete != complete_want {
-        let what = if complete { "ended cleanly" } else { "was cut short" };
+        let what = if complete {
+            "ended cleanly"
+        } else {
+            "was cut short"
+        };
         failures.push(format!("{name}: the body {what}; log: {}", server.log()));
     }
     for needle in strings(want.get("log")) {
@@ -331,7 +375,10 @@ fn exchange(stream: &mut TcpStream, wire: &[u8]) -> Vec<u8> {
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
             Err(e) => panic!("reading the response failed: {e}"),
         }
-        assert!(Instant::now() < deadline, "the response did not end within {HANG:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the response did not end within {HANG:?}"
+        );
     }
     response
 }
@@ -443,7 +490,9 @@ fn headers(request: &Value) -> Vec<(String, String)> {
 
 fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
     let value = if key.is_empty() { value } else { &value[key] };
-    value.as_str().unwrap_or_else(|| panic!("{key:?}: a string, in {value}"))
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{key:?}: a string, in {value}"))
 }
 
 fn strings(value: Option<&Value>) -> Vec<String> {

@@ -39,8 +39,11 @@ const BOOK = `<p>{{book.title}}, by {{book.author}} ({{book.year}}).</p>
 const NOT_FOUND = `<p>Nothing at {{path}}.</p>
 `;
 
+const NOT_ALLOWED = `<p>{{method}} is not allowed here: the shelf is read-only.</p>
+`;
+
 // Parsed once, while the component is pre-initialised (wizer runs this top level).
-for (const template of [LAYOUT, LIST, BOOK, NOT_FOUND]) Mustache.parse(template);
+for (const template of [LAYOUT, LIST, BOOK, NOT_FOUND, NOT_ALLOWED]) Mustache.parse(template);
 
 const HTML = ['Content-Type', 'text/html; charset=utf-8'];
 
@@ -58,7 +61,7 @@ export function application(environ, startResponse) {
   const method = environ.REQUEST_METHOD;
   const path = utf8(environ.PATH_INFO || '/');
   if (method !== 'GET' && method !== 'HEAD') {
-    return page(startResponse, '405 Method Not Allowed', 'Method not allowed', NOT_FOUND, { path }, [
+    return page(startResponse, '405 Method Not Allowed', 'Method not allowed', NOT_ALLOWED, { method }, [
       ['Allow', 'GET, HEAD'],
     ]);
   }

@@ -40,7 +40,9 @@ fn app(environ: Environ, start_response: StartResponse) -> Result<Body> {
             start_response.call("200 OK", TEXT)?;
             let failure = Error::msg("Boom: failed before the body");
             start_response.call_with_exc_info("500 Internal Server Error", TEXT, &failure)?;
-            Ok(Box::new(std::iter::once(Ok("error page: failed before the body\n"))))
+            Ok(Box::new(std::iter::once(Ok(
+                "error page: failed before the body\n",
+            ))))
         }
     }
 }
