@@ -36,6 +36,18 @@ export const application = exportApplication(app.application ?? app.default);
 `;
 }
 
+/** One line for a componentize-js failure: the app's own error when its top level
+ * (run at build time by wizer) threw, else the first lines of what componentize-js
+ * said. */
+function componentizeFailure(message) {
+  const lines = message.trim().split('\n').map((line) => line.trim());
+  if (lines.some((line) => line.includes('Exception while evaluating top-level script'))) {
+    const thrown = lines.find((line) => /\b[A-Za-z]*Error: /.test(line));
+    if (thrown) return `the app failed while the component was pre-initialised: ${thrown.replace(/^bundle\.js:\d+:\d+ /, '')}`;
+  }
+  return `componentize-js failed: ${lines.slice(0, 6).join(' | ')}`;
+}
+
 /**
  * Builds the app module `app` (a path) into the component `output`. Returns its size
  * in bytes.
@@ -81,8 +93,7 @@ export async function build({ app, output, debug = false }) {
         debugBuild: debug,
       }));
     } catch (error) {
-      const message = String(error.message ?? error).trim().split('\n');
-      throw new BuildError(`componentize-js failed: ${message.slice(0, 6).join(' | ')}`);
+      throw new BuildError(componentizeFailure(String(error.message ?? error)));
     }
     await writeFile(output, component);
     return component.length;
