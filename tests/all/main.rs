@@ -6,9 +6,11 @@
 //! constant of [`guests`]: a misspelt guest does not compile, and neither does a guest
 //! in `guests/` that no test uses.
 
+mod apps;
 mod attack;
 mod cli;
 mod compile;
+mod conformance;
 mod deploy;
 mod differential;
 mod frameworks;

@@ -1,21 +1,31 @@
-"""Environ: answers with the environ it was given, one ``key: value`` line per key in
-sorted order, so two gateways' environs can be compared byte for byte. CGI values are
-shown with repr() (native strings holding bytes as latin-1); wsgi.input and
-wsgi.errors by the file methods PEP 3333 requires of them."""
+"""Environ: answers with the request's environ as JSON, byte for byte as the Rust,
+JavaScript and C environ guests (keys sorted, two-space indent), so every language's
+environ can be compared by the conformance suite. CGI values are native strings (bytes
+as latin-1), shown one code point per byte. It first checks that wsgi.input and
+wsgi.errors have the file methods PEP 3333 requires: a missing one fails the request."""
+
+import json
 
 INPUT_METHODS = ("read", "readline", "readlines", "__iter__")
 ERRORS_METHODS = ("flush", "write", "writelines")
+FLAGS = (
+    "wsgi.input_terminated",
+    "wsgi.multiprocess",
+    "wsgi.multithread",
+    "wsgi.run_once",
+    "wsgi.url_scheme",
+)
 
 
 def application(environ, start_response):
-    lines = []
-    for key in sorted(environ):
-        value = environ[key]
-        if key == "wsgi.input":
-            value = [m for m in INPUT_METHODS if callable(getattr(value, m, None))]
-        elif key == "wsgi.errors":
-            value = [m for m in ERRORS_METHODS if callable(getattr(value, m, None))]
-        lines.append(f"{key}: {value!r}\n")
-    body = "".join(lines).encode("utf-8")
-    start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
-    return [body]
+    for stream, methods in (("wsgi.input", INPUT_METHODS), ("wsgi.errors", ERRORS_METHODS)):
+        missing = [m for m in methods if not callable(getattr(environ[stream], m, None))]
+        if missing:
+            raise TypeError(f"{stream} lacks {', '.join(missing)}")
+    if environ["wsgi.version"] != (1, 0):
+        raise ValueError(f"wsgi.version is {environ['wsgi.version']!r}")
+    body = {"variables": {k: v for k, v in environ.items() if not k.startswith("wsgi.")}}
+    body.update({flag: environ.get(flag, False) for flag in FLAGS})
+    text = json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False)
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [text.encode("utf-8")]
