@@ -159,7 +159,9 @@ pub fn expected_from_wasgi(reference: &Output) -> (Vec<u8>, i32) {
 /// (a JSON object, one code point per byte).
 pub fn environ_variables(request: &Request) -> String {
     let mut cmd = wasgi();
-    cmd.arg("run").arg(crate::guests::ENVIRON).args(&request.args);
+    cmd.arg("run")
+        .arg(crate::guests::ENVIRON)
+        .args(&request.args);
     for (name, value) in &request.vars {
         cmd.env(name, os_bytes(value));
     }
