@@ -129,7 +129,10 @@ fn rust_guest(behaviour: &str) -> &'static str {
 /// Runs `guests/build.sh <language>` once per test run.
 fn built(language: &str) {
     static BUILT: OnceLock<Mutex<BTreeSet<String>>> = OnceLock::new();
-    let mut done = BUILT.get_or_init(Default::default).lock().expect("lock");
+    let mut done = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if done.contains(language) {
         return;
     }

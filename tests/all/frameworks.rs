@@ -82,7 +82,8 @@ fn bottle_conforms_to_run_with_cgi() {
 
 /// Django's CSRF middleware masks its token with fresh random bytes on every render,
 /// so two renders of one form never match: the masked token is replaced in both
-/// outputs (the cookie's secret, which decides, is the request's and compared).
+/// outputs (the cookie's secret, which decides, is the request's and compared), and
+/// so is the cookie's expiry time.
 fn mask_csrf(bytes: Vec<u8>) -> Vec<u8> {
     let marker = b"name=\"csrfmiddlewaretoken\" value=\"";
     let mut out = bytes;
@@ -93,6 +94,17 @@ fn mask_csrf(bytes: Vec<u8>) -> Vec<u8> {
             .position(|&b| b == b'"')
             .map_or(out.len(), |n| start + n);
         out.splice(start..end, b"MASKED".iter().copied());
+    }
+    // The cookie's expiry is now plus a year, to the second: the two runs may fall on
+    // either side of a second.
+    let expires = b"; expires=";
+    if let Some(at) = out.windows(expires.len()).position(|w| w == expires) {
+        let start = at + expires.len();
+        let end = out[start..]
+            .iter()
+            .position(|&b| b == b';')
+            .map_or(out.len(), |n| start + n);
+        out.splice(start..end, b"A YEAR FROM NOW".iter().copied());
     }
     out
 }

@@ -192,8 +192,8 @@ fn expected_from_wasgi(request: &Request, reference: &Output) -> (Vec<u8>, i32) 
     {
         stdout = replace(
             &stdout,
-            b"wsgi.url_scheme: 'http'\n",
-            b"wsgi.url_scheme: 'https'\n",
+            br#""wsgi.url_scheme": "http""#,
+            br#""wsgi.url_scheme": "https""#,
         );
     }
     match (code(reference), stdout.is_empty()) {
