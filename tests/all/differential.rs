@@ -56,9 +56,15 @@ impl Request {
     }
 
     /// A body on stdin with its CONTENT_LENGTH, as a web server gives a CGI program.
-    pub fn body(mut self, body: &[u8]) -> Self {
+    pub fn body(self, body: &[u8]) -> Self {
+        let length = body.len().to_string();
+        self.body_with_length(body, length.as_bytes())
+    }
+
+    /// A body on stdin with the CONTENT_LENGTH given (which may lie).
+    pub fn body_with_length(mut self, body: &[u8], content_length: &[u8]) -> Self {
         self.stdin = body.to_vec();
-        self.var("CONTENT_LENGTH", body.len().to_string().as_bytes())
+        self.var("CONTENT_LENGTH", content_length)
     }
 
     /// A form POST (`application/x-www-form-urlencoded`).
@@ -102,7 +108,7 @@ pub fn conforms(app: &App, corpus: Vec<Request>) {
     for request in &corpus {
         let variables = environ_variables(request);
         let reference = run_reference(app, &variables, reference_body(request));
-        let (want, want_code) = expected_from_wasgi(&reference);
+        let (want, want_code) = expected_from_wasgi(request, &reference);
         let got = run_wasgi(&component, request, &app.wasgi_args);
         let (want, got_stdout) = ((app.normalize)(want), (app.normalize)(got.stdout.clone()));
         if got_stdout != want || code(&got) != want_code {
@@ -139,15 +145,30 @@ pub fn reference_body(request: &Request) -> &[u8] {
     &request.stdin[..length.min(request.stdin.len())]
 }
 
-/// What `wasgi run` must print and its exit code, given the reference's run: an
-/// exception escaping the app kills the PEP's example (exit 1); wasgi sends its
-/// generic 500 if nothing was sent (exit 3), else stops where the reference stopped
-/// (exit 4).
-pub fn expected_from_wasgi(reference: &Output) -> (Vec<u8>, i32) {
-    match (code(reference), reference.stdout.is_empty()) {
-        (0, _) => (reference.stdout.clone(), 0),
+/// What `wasgi run` must print and its exit code, given the reference's run. The
+/// deliberate differences (docs/PYTHON.md):
+/// - an exception escaping the app kills the PEP's example (exit 1, a traceback on
+///   stderr). wasgi sends its generic 500 if nothing was sent (exit 3), else stops the
+///   response where the reference stopped (exit 4);
+/// - `HTTPS=yes` is https to wasgi (wsgiref's `guess_scheme`), http to the PEP's
+///   example, which knows only `on` and `1` (as the environ guest shows it).
+pub fn expected_from_wasgi(request: &Request, reference: &Output) -> (Vec<u8>, i32) {
+    let mut stdout = reference.stdout.clone();
+    if request
+        .vars
+        .iter()
+        .any(|(n, v)| *n == "HTTPS" && v == b"yes")
+    {
+        stdout = replace(
+            &stdout,
+            br#""wsgi.url_scheme": "http""#,
+            br#""wsgi.url_scheme": "https""#,
+        );
+    }
+    match (code(reference), stdout.is_empty()) {
+        (0, _) => (stdout, 0),
         (1, true) => (GENERIC_500.to_vec(), 3),
-        (1, false) => (reference.stdout.clone(), 4),
+        (1, false) => (stdout, 4),
         (other, _) => panic!(
             "the reference exited {other}: {}",
             String::from_utf8_lossy(&reference.stderr)
@@ -225,4 +246,12 @@ pub fn python3() -> &'static Path {
         assert!(out.status.success(), "python3 failed: {out:?}");
         PathBuf::from(String::from_utf8(out.stdout).expect("a path").trim())
     })
+}
+
+/// `haystack` with the first `from` replaced by `to`.
+fn replace(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    match haystack.windows(from.len()).position(|w| w == from) {
+        Some(at) => [&haystack[..at], to, &haystack[at + from.len()..]].concat(),
+        None => haystack.to_vec(),
+    }
 }

@@ -6,60 +6,13 @@
 //! environ wasgi builds for it (CGI variables and flags, wsgiref's defaults filled in),
 //! the reference runs the app with exactly that environ, and `wasgi run` runs the
 //! compiled component. Stdout must be byte-identical, but for the deliberate
-//! differences of docs/PYTHON.md, each encoded in [`expected_from_wasgi`] and
-//! [`reference_body`].
+//! differences of docs/PYTHON.md, each encoded in [`differential`].
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
-use crate::guests::{ENVIRON, python as py};
+use crate::differential::{self, App, Request, get, run_wasgi};
+use crate::guests::python as py;
 use crate::util::*;
-
-/// One request, as flags and CGI variables for `wasgi run` and a body on stdin.
-struct Request {
-    label: &'static str,
-    args: Vec<String>,
-    vars: Vec<(&'static str, Vec<u8>)>,
-    stdin: Vec<u8>,
-}
-
-fn request(label: &'static str, path: &str) -> Request {
-    Request {
-        label,
-        args: vec!["--path".into(), path.into()],
-        vars: Vec::new(),
-        stdin: Vec::new(),
-    }
-}
-
-impl Request {
-    fn method(mut self, method: &str) -> Self {
-        self.args.extend(["--method".into(), method.into()]);
-        self
-    }
-
-    fn header(mut self, header: &str) -> Self {
-        self.args.extend(["--header".into(), header.into()]);
-        self
-    }
-
-    fn var(mut self, name: &'static str, value: &[u8]) -> Self {
-        self.vars.push((name, value.to_vec()));
-        self
-    }
-
-    /// A body on stdin with its CONTENT_LENGTH, as a web server gives a CGI program.
-    fn body(self, body: &[u8]) -> Self {
-        let len = body.len().to_string();
-        self.body_with_length(body, len.as_bytes())
-    }
-
-    fn body_with_length(mut self, body: &[u8], content_length: &[u8]) -> Self {
-        self.stdin = body.to_vec();
-        self.var("CONTENT_LENGTH", content_length)
-    }
-}
 
 /// At least 30 requests: methods, paths with percent-encoded and raw non-ASCII bytes,
 /// query strings, bodies read every way wsgi.input allows, repeated headers, empty
@@ -72,227 +25,99 @@ fn corpus() -> Vec<Request> {
         .map(|i| b"0123456789abcdef\n"[(i % 17) as usize])
         .collect();
     vec![
-        request("defaults", "/"),
-        request("query", "/?name=World"),
-        request("percent-encoded utf-8 query", "/?name=caf%C3%A9&n=3"),
-        request("repeated query keys", "/api/items/42?a=1&a=2&b=%E9"),
-        request("head", "/").method("HEAD"),
-        request("percent-encoded utf-8 path", "/caf%C3%A9"),
-        request("percent-encoded non-utf-8 path", "/%FF%FE/x"),
-        request("encoded space and slash", "/a%20b/c%2Fd"),
-        request("raw non-ascii path bytes", "/").var("PATH_INFO", b"/J\xf6rg/\xe9t\xe9"),
-        request("raw non-ascii query bytes", "/").var("QUERY_STRING", b"name=\xff\xfe&n=2"),
-        request("repeated headers", "/")
+        get("defaults", "/"),
+        get("query", "/?name=World"),
+        get("percent-encoded utf-8 query", "/?name=caf%C3%A9&n=3"),
+        get("repeated query keys", "/api/items/42?a=1&a=2&b=%E9"),
+        get("head", "/").method("HEAD"),
+        get("percent-encoded utf-8 path", "/caf%C3%A9"),
+        get("percent-encoded non-utf-8 path", "/%FF%FE/x"),
+        get("encoded space and slash", "/a%20b/c%2Fd"),
+        get("raw non-ascii path bytes", "/").var("PATH_INFO", b"/J\xf6rg/\xe9t\xe9"),
+        get("raw non-ascii query bytes", "/").var("QUERY_STRING", b"name=\xff\xfe&n=2"),
+        get("repeated headers", "/")
             .header("X-Tag: one")
             .header("X-Tag: two"),
-        request("non-ascii header value", "/").var("HTTP_X_NAME", b"J\xf6rg"),
-        request("accept and user agent", "/api/items/7")
+        get("non-ascii header value", "/").var("HTTP_X_NAME", b"J\xf6rg"),
+        get("accept and user agent", "/api/items/7")
             .header("Accept: application/json")
             .header("User-Agent: wasgi-test/1.0"),
-        request("cookie", "/visits").header("Cookie: visits=4"),
-        request("repeated cookie headers", "/visits")
+        get("cookie", "/visits").header("Cookie: visits=4"),
+        get("repeated cookie headers", "/visits")
             .header("Cookie: theme=dark")
             .header("Cookie: visits=41"),
-        request("not found", "/no/such/page"),
-        request("form page", "/form"),
-        request("post form", "/form")
+        get("not found", "/no/such/page"),
+        get("form page", "/form"),
+        get("post form", "/form")
             .method("POST")
             .header("Content-Type: application/x-www-form-urlencoded")
             .body(form),
-        request("post form non-utf-8", "/form")
+        get("post form non-utf-8", "/form")
             .method("POST")
             .header("Content-Type: application/x-www-form-urlencoded")
             .body(b"x=%FF%FE&y=\xe9"),
-        request("post lines read in blocks", "/?read=8192")
+        get("post lines read in blocks", "/?read=8192")
             .method("POST")
             .header("Content-Type: text/plain")
             .body(lines),
-        request("post lines read in 3-byte blocks", "/?read=3")
+        get("post lines read in 3-byte blocks", "/?read=3")
             .method("POST")
             .body(lines),
-        request("post read all", "/?read=all")
+        get("post read all", "/?read=all")
             .method("POST")
             .body(lines),
-        request("post iterate lines", "/?read=lines")
+        get("post iterate lines", "/?read=lines")
             .method("POST")
             .body(lines),
-        request("post readline", "/?read=readline")
+        get("post readline", "/?read=readline")
             .method("POST")
             .body(lines),
-        request("post readlines", "/?read=readlines")
+        get("post readlines", "/?read=readlines")
             .method("POST")
             .body(lines),
-        request("put every byte value", "/?read=all")
+        get("put every byte value", "/?read=all")
             .method("PUT")
             .header("Content-Type: application/octet-stream")
             .body(&every_byte),
-        request("post large body", "/?read=10000")
+        get("post large body", "/?read=10000")
             .method("POST")
             .body(&large),
-        request("post empty body", "/form")
+        get("post empty body", "/form")
             .method("POST")
             .header("Content-Type: application/x-www-form-urlencoded")
             .body(b""),
-        request("post without content length", "/?read=all")
+        get("post without content length", "/?read=all")
             .method("POST")
             .var("CONTENT_TYPE", b"text/plain"),
-        request("body longer than content length", "/?read=all")
+        get("body longer than content length", "/?read=all")
             .method("POST")
             .body_with_length(b"hello, and more than that", b"5"),
-        request("delete", "/api/items/3").method("DELETE"),
-        request("options asterisk", "*").method("OPTIONS"),
-        request("https on", "/api/items/1").var("HTTPS", b"on"),
-        request("https yes", "/api/items/1").var("HTTPS", b"yes"),
-        request("server variables", "/api/items/5")
+        get("delete", "/api/items/3").method("DELETE"),
+        get("options asterisk", "*").method("OPTIONS"),
+        get("https on", "/api/items/1").var("HTTPS", b"on"),
+        get("https yes", "/api/items/1").var("HTTPS", b"yes"),
+        get("server variables", "/api/items/5")
             .var("SERVER_NAME", b"example.org")
             .var("SERVER_PORT", b"8080")
             .var("SERVER_PROTOCOL", b"HTTP/1.1")
             .var("HTTP_HOST", b"example.org:8080")
             .var("REMOTE_ADDR", b"192.0.2.1"),
-        request("script name", "/form").var("SCRIPT_NAME", b"/app.cgi"),
-        request("many chunks", "/?n=300"),
-        request("no chunks", "/?n=0"),
-        request("exc_info after the headers", "/after-headers"),
-        request("exception before the headers", "/unhandled"),
+        get("script name", "/form").var("SCRIPT_NAME", b"/app.cgi"),
+        get("many chunks", "/?n=300"),
+        get("no chunks", "/?n=0"),
+        get("exc_info after the headers", "/after-headers"),
+        get("exception before the headers", "/unhandled"),
     ]
-}
-
-/// Deliberate difference (docs/PYTHON.md): the PEP's example hands the app the raw
-/// stdin, unbounded, while wasgi's wsgi.input ends at CONTENT_LENGTH (and is empty
-/// without it). The reference gets what a web server would pipe to a CGI program:
-/// exactly CONTENT_LENGTH bytes.
-fn reference_body(request: &Request) -> &[u8] {
-    let length = request
-        .vars
-        .iter()
-        .find(|(name, _)| *name == "CONTENT_LENGTH")
-        .map(|(_, v)| {
-            std::str::from_utf8(v)
-                .expect("ascii")
-                .parse()
-                .expect("a number")
-        })
-        .unwrap_or(0usize);
-    &request.stdin[..length.min(request.stdin.len())]
-}
-
-/// What `wasgi run` must print and its exit code, given the reference's run. The
-/// deliberate differences (docs/PYTHON.md):
-/// - an exception escaping the app kills the PEP's example (exit 1, a traceback on
-///   stderr). wasgi sends its generic 500 if nothing was sent (exit 3), else stops the
-///   response where the reference stopped (exit 4);
-/// - `HTTPS=yes` is https to wasgi (wsgiref's `guess_scheme`), http to the PEP's
-///   example, which knows only `on` and `1`.
-fn expected_from_wasgi(request: &Request, reference: &Output) -> (Vec<u8>, i32) {
-    let mut stdout = reference.stdout.clone();
-    if request
-        .vars
-        .iter()
-        .any(|(n, v)| *n == "HTTPS" && v == b"yes")
-    {
-        stdout = replace(
-            &stdout,
-            br#""wsgi.url_scheme": "http""#,
-            br#""wsgi.url_scheme": "https""#,
-        );
-    }
-    match (code(reference), stdout.is_empty()) {
-        (0, _) => (stdout, 0),
-        (1, true) => (GENERIC_500.to_vec(), 3),
-        (1, false) => (stdout, 4),
-        (other, _) => panic!(
-            "the reference exited {other}: {}",
-            String::from_utf8_lossy(&reference.stderr)
-        ),
-    }
-}
-
-fn replace(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
-    match haystack.windows(from.len()).position(|w| w == from) {
-        Some(at) => [&haystack[..at], to, &haystack[at + from.len()..]].concat(),
-        None => haystack.to_vec(),
-    }
 }
 
 /// Runs `app` over the whole corpus through both gateways and compares.
 fn conforms(app: &str) {
-    let component = python_guest(app);
-    let mut failures = Vec::new();
-    for request in corpus() {
-        let variables = environ_variables(&request);
-        let reference = run_reference(app, &variables, reference_body(&request));
-        let (want, want_code) = expected_from_wasgi(&request, &reference);
-        let got = run_wasgi(&component, &request);
-        if got.stdout != want || code(&got) != want_code {
-            failures.push(format!(
-                "{}: want exit {want_code} and\n{:?}\ngot exit {} and\n{:?}\nwasgi log: {}",
-                request.label,
-                String::from_utf8_lossy(&want),
-                code(&got),
-                String::from_utf8_lossy(&got.stdout),
-                stderr(&got),
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{app}:\n{}", failures.join("\n\n"));
-}
-
-/// The CGI variables wasgi builds for `request`, as the Rust environ guest prints them
-/// (a JSON object, one code point per byte).
-fn environ_variables(request: &Request) -> String {
-    let mut cmd = wasgi();
-    cmd.arg("run").arg(ENVIRON).args(&request.args);
-    for (name, value) in &request.vars {
-        cmd.env(name, os_bytes(value));
-    }
-    let json = environ_json(&output(cmd.stdin(Stdio::null())));
-    json["variables"].to_string()
-}
-
-fn run_reference(app: &str, variables: &str, body: &[u8]) -> Output {
-    let mut cmd = Command::new(python3());
-    cmd.env_clear()
-        .args(["-I", "-S"])
-        .arg(root().join("tests/reference/run_with_cgi.py"))
-        .arg(variables)
-        .arg("app:application")
-        .arg(root().join("guests/python").join(app));
-    let deps = target_dir().join("py-deps").join(app);
-    if deps.is_dir() {
-        cmd.arg(deps);
-    }
-    output_with_input(&mut cmd, body, Then::Close)
-}
-
-fn run_wasgi(component: &Path, request: &Request) -> Output {
-    let mut cmd = wasgi();
-    cmd.env("WASGI_CACHE_DIR", target_dir().join("wasgi-cache"))
-        .arg("run")
-        .arg(component)
-        .args(&request.args);
-    for (name, value) in &request.vars {
-        cmd.env(name, os_bytes(value));
-    }
-    output_with_input(&mut cmd, &request.stdin, Then::Close)
-}
-
-/// The system python3's real executable (resolved once, so no wrapper such as a pyenv
-/// shim adds variables to the reference's environment).
-fn python3() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let out = Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable)"])
-            .output()
-            .expect("python3 is needed for the reference gateway");
-        assert!(out.status.success(), "python3 failed: {out:?}");
-        PathBuf::from(String::from_utf8(out.stdout).expect("a path").trim())
-    })
+    differential::conforms(&App::new(app), corpus());
 }
 
 #[test]
 fn hello_prints_exact_cgi_bytes() {
-    let out = run_wasgi(&python_guest(py::HELLO), &request("hello", "/"));
+    let out = run_wasgi(&python_guest(py::HELLO), &get("hello", "/"), &[]);
     expect(
         &out,
         b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nHello, World!\n",
@@ -350,7 +175,7 @@ fn flask_app_conforms_to_run_with_cgi() {
 
 #[test]
 fn the_body_is_closed_after_it_is_exhausted() {
-    let out = run_wasgi(&python_guest(py::STREAM), &request("three lines", "/?n=3"));
+    let out = run_wasgi(&python_guest(py::STREAM), &get("three lines", "/?n=3"), &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
         stderr(&out).contains("stream: closed after 3 of 3 lines"),
@@ -385,7 +210,8 @@ fn the_body_is_closed_after_a_failed_write() {
 fn an_escaped_exception_is_logged_never_sent() {
     let out = run_wasgi(
         &python_guest(py::EXC_INFO),
-        &request("unhandled", "/unhandled"),
+        &get("unhandled", "/unhandled"),
+        &[],
     );
     expect(
         &out,
