@@ -189,6 +189,7 @@ fn error_response(fault: Option<ClientFault>) -> (&'static [u8], &'static [u8]) 
             b"413 Content Too Large",
             b"The request body is larger than this server accepts.",
         ),
+        Some(ClientFault::Malformed) => (b"400 Bad Request", b"The request body is malformed."),
     }
 }
 

@@ -141,6 +141,7 @@ fuzz_target!(|request: Request| {
                 let fault = match kind {
                     io::ErrorKind::TimedOut => Some(ClientFault::Timeout),
                     io::ErrorKind::FileTooLarge => Some(ClientFault::TooLarge),
+                    io::ErrorKind::InvalidData => Some(ClientFault::Malformed),
                     _ => None,
                 };
                 assert_ne!(

@@ -353,11 +353,16 @@ impl Gateway {
     /// Logs why the response failed; the application's own message within the log
     /// budget.
     fn log_failure(&self, failure: Failure) {
-        match failure {
-            Failure::App(message) => {
-                tracing::error!("{}", Failure::App(self.log.clip(&message)));
-            }
-            failure => tracing::error!("{failure}"),
+        let failure = match failure {
+            Failure::App(message) => Failure::App(self.log.clip(&message)),
+            failure => failure,
+        };
+        match self.client_fault {
+            // The client broke the request (its body too slow, too large or
+            // malformed): the app only passed the failed read on. Not an error of
+            // the server or the app.
+            Some(fault) => tracing::info!("the client's fault ({fault:?}): {failure}"),
+            None => tracing::error!("{failure}"),
         }
     }
 

@@ -74,6 +74,7 @@ impl Input {
                     self.fault = match e.kind() {
                         io::ErrorKind::TimedOut => Some(ClientFault::Timeout),
                         io::ErrorKind::FileTooLarge => Some(ClientFault::TooLarge),
+                        io::ErrorKind::InvalidData => Some(ClientFault::Malformed),
                         _ => None,
                     };
                     return Err(Violation::InputFailed(e.to_string()));
@@ -163,5 +164,29 @@ mod tests {
         static BIG: [u8; 200_000] = [7; 200_000];
         let mut i = input(&BIG, &[("CONTENT_LENGTH", "200000")], false);
         assert_eq!(i.read(u32::MAX).expect("read").len(), MAX_READ);
+    }
+
+    #[test]
+    fn a_read_the_client_broke_names_its_fault() {
+        /// A body that fails with `kind`, as the HTTP front end's pump reports it.
+        struct Broken(io::ErrorKind);
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::new(self.0, "the client broke it"))
+            }
+        }
+        let cases = [
+            (io::ErrorKind::TimedOut, Some(ClientFault::Timeout)),
+            (io::ErrorKind::FileTooLarge, Some(ClientFault::TooLarge)),
+            (io::ErrorKind::InvalidData, Some(ClientFault::Malformed)),
+            (io::ErrorKind::Other, None),
+        ];
+        for (kind, fault) in cases {
+            let mut environ = Environ::new();
+            environ.input_terminated = true;
+            let mut input = Input::new(Box::new(Broken(kind)), &environ);
+            assert!(matches!(input.read(10), Err(Violation::InputFailed(_))));
+            assert_eq!(input.fault(), fault, "{kind:?}");
+        }
     }
 }

@@ -125,6 +125,9 @@ pub enum ClientFault {
     Timeout,
     /// The request body is larger than the server allows: `413 Content Too Large`.
     TooLarge,
+    /// The request body's framing broke (a bad chunk size) or it was cut short:
+    /// `400 Bad Request`.
+    Malformed,
 }
 
 impl ClientFault {
@@ -133,6 +136,7 @@ impl ClientFault {
         match self {
             Self::Timeout => ErrorPage::RequestTimeout,
             Self::TooLarge => ErrorPage::ContentTooLarge,
+            Self::Malformed => ErrorPage::MalformedBody,
         }
     }
 }

@@ -310,6 +310,10 @@ fn bad_chunked_framing_is_the_clients_400() {
         "{log}"
     );
     assert!(!log.contains(" 500 "), "{log}");
+    assert!(
+        !log.contains("ERROR"),
+        "the client's broken body is no error of the app or the server: {log}"
+    );
 }
 
 // 8. The access log has every response, with the client's address.
