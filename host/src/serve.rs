@@ -122,7 +122,8 @@ struct Shared {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting, lets
-/// requests in flight finish (for at most `limits.shutdown_timeout`) and returns. SIGHUP
+/// requests in flight finish (for at most `limits.shutdown_timeout`) and returns.
+/// `ready` is called once the server handles its signals, before it accepts. SIGHUP
 /// is ignored meanwhile, and a second SIGINT or SIGTERM during the stop ends the
 /// process at once (see [`stop`]).
 pub async fn serve(
@@ -130,8 +131,12 @@ pub async fn serve(
     listener: TcpListener,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
+    ready: impl FnOnce(),
 ) -> io::Result<()> {
     stop::ignore_hangups();
+    // Only now, with SIGHUP handled: a client (or a test) that acts on this signal
+    // must not find the process still at the mercy of a signal's default action.
+    ready();
     let shutdown_timeout = limits.shutdown_timeout;
     let max_connections = limits
         .max_connections

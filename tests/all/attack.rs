@@ -260,6 +260,23 @@ fn a_second_stop_signal_stops_at_once() {
     assert_eq!(server.exit_code(), 130);
 }
 
+#[test]
+fn shutdown_ends_at_its_timeout_even_with_a_guest_that_never_returns() {
+    let server = Server::start(
+        SLEEPS_IN_HOST_CALL,
+        &["--timeout", "0", "--shutdown-timeout", "1"],
+    );
+    let mut sleeping = connect(&server);
+    sleeping
+        .write_all(b"GET /sleep HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("send");
+    server.wait_for_log("sleeps-in-host-call: sleeping");
+    server.signal("TERM");
+    server.wait_for_log("shutdown timed out");
+    // The guest sleeps for an hour; the server exits now, within the test's deadline.
+    assert_eq!(server.exit_code(), 0);
+}
+
 // 6. HEAD: a clean request, its body dropped by the gateway, not refused by hyper.
 
 #[test]

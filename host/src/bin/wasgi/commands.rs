@@ -180,24 +180,37 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         .build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        eprintln!("listening on http://{}", listener.local_addr()?);
-        wasgi::serve::serve(application, listener, limits, stop_signal()).await
+        let addr = listener.local_addr()?;
+        // The stop signals are handled from here on, before the server says it is
+        // listening (see `stop_signal`).
+        let stop = stop_signal();
+        let ready = || eprintln!("listening on http://{addr}");
+        wasgi::serve::serve(application, listener, limits, stop, ready).await
     })?;
+    // Requests still in flight past --shutdown-timeout (a guest with --timeout 0 may
+    // never return) must not keep the process: dropping the runtime would wait for
+    // their threads.
+    runtime.shutdown_background();
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn stop_signal() {
+/// A future that resolves on SIGINT or SIGTERM. The handlers are installed when this
+/// is called, not when the future is first polled: a stop signal that arrives as soon
+/// as the server says it is listening must start the graceful stop, not kill it.
+fn stop_signal() -> impl Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
+    let signals = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
-    ) else {
-        tracing::error!("cannot listen for SIGINT/SIGTERM; stop the server with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
+    );
+    async move {
+        let (Ok(mut int), Ok(mut term)) = signals else {
+            tracing::error!("cannot listen for SIGINT/SIGTERM; stop the server with SIGKILL");
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
     }
 }
