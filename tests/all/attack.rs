@@ -242,17 +242,24 @@ fn sighup_is_logged_and_ignored() {
     );
 }
 
-#[test]
-fn a_second_stop_signal_stops_at_once() {
+/// A server with no guest time limit and `--shutdown-timeout shutdown_timeout`, and
+/// its connection whose guest is asleep in a host call for an hour.
+fn with_a_guest_asleep(shutdown_timeout: &str) -> (Server, TcpStream) {
     let server = Server::start(
         SLEEPS_IN_HOST_CALL,
-        &["--timeout", "0", "--shutdown-timeout", "600"],
+        &["--timeout", "0", "--shutdown-timeout", shutdown_timeout],
     );
     let mut sleeping = connect(&server);
     sleeping
         .write_all(b"GET /sleep HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");
     server.wait_for_log("sleeps-in-host-call: sleeping");
+    (server, sleeping)
+}
+
+#[test]
+fn a_second_stop_signal_stops_at_once() {
+    let (server, _sleeping) = with_a_guest_asleep("600");
     server.signal("TERM");
     server.wait_for_log("shutting down");
     server.signal("INT");
@@ -262,15 +269,7 @@ fn a_second_stop_signal_stops_at_once() {
 
 #[test]
 fn shutdown_ends_at_its_timeout_even_with_a_guest_that_never_returns() {
-    let server = Server::start(
-        SLEEPS_IN_HOST_CALL,
-        &["--timeout", "0", "--shutdown-timeout", "1"],
-    );
-    let mut sleeping = connect(&server);
-    sleeping
-        .write_all(b"GET /sleep HTTP/1.1\r\nHost: t\r\n\r\n")
-        .expect("send");
-    server.wait_for_log("sleeps-in-host-call: sleeping");
+    let (server, _sleeping) = with_a_guest_asleep("1");
     server.signal("TERM");
     server.wait_for_log("shutdown timed out");
     // The guest sleeps for an hour; the server exits now, within the test's deadline.
