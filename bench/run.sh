@@ -13,7 +13,8 @@
 #   P4  1 GiB in 64 KiB chunks (bench/big-body) from `wasgi run` to /dev/null, against
 #       `cat` of a 1 GiB file through a pipe (P4_RUNS=5 each).
 #   P5  one request in process, Python hello, fresh and reused instances (cargo bench
-#       --bench request).
+#       --bench request, which also times the JavaScript and C hellos when they are
+#       built: docs/PERFORMANCE.md, "Guest languages").
 #
 # Builds what it needs (wasgi, the guests, the bench crates), installs hyperfine, wrk and
 # GNU time with apt and wasmtime 49 with pip (into target/bench-venv) when missing.
