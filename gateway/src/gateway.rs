@@ -5,7 +5,7 @@
 //! ordering guard of docs/GATEWAY.md sections 1, 3, 4, 6 and 7.
 //! Front ends never check anything themselves: they hand the core a [`Sink`] that
 //! knows only how to put bytes on their wire (CGI stdout, an HTTP connection). No
-//! wasmtime here either: the driver in [`crate::app`] feeds it what the guest does.
+//! wasmtime here either: the host's driver (`wasgi::app`) feeds it what the guest does.
 
 use std::io;
 

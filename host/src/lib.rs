@@ -8,19 +8,21 @@
 //! The pieces, each usable alone:
 //! - [`environ`]: the pure environ builder (no wasmtime);
 //! - [`validate`]: status and header checks at `wsgiref.validate` grade;
-//! - [`gateway`]: the PEP 3333 state machine, writing to a [`Sink`];
+//! - [`gateway`]: the PEP 3333 state machine, writing to a [`Sink`], and [`response`]:
+//!   what it decides about a response (its head and framing, the error pages);
 //! - [`app`]: loading a component and running one request through the gateway;
 //! - [`cache`]: compiled components, kept so a second run does not compile;
 //! - [`bundle`]: the files a component carries, mounted read-only where its build saw
 //!   them;
-//! - [`cwasm`]: components compiled ahead of time by `wasgi compile`;
+//! - [`artifact`]: what a file is, compiling it, and the `.cwasm` files of `wasgi
+//!   compile` (under the loader and the cache, using neither);
 //! - [`limits`]: how much time, CPU, memory, output and resources one request's guest
 //!   may take;
 //! - [`grants`]: what a guest may reach beyond its request (nothing by default);
 //! - [`cgi`]: the CGI front end (`wasgi run`);
 //! - [`serve`]: the HTTP front end (`wasgi serve`).
 //!
-//! The first three are the gateway core, its own crate (`wasgi-gateway`, re-exported
+//! The first ones, to `response`, are the gateway core, its own crate (`wasgi-gateway`, re-exported
 //! here), which has no wasmtime in it: the fuzz targets in `fuzz/` build on it alone.
 //!
 //! Running one request, CGI style:

@@ -2,7 +2,7 @@
 //!
 //! Like the CGI front end, this module only moves bytes: it turns an HTTP request into
 //! an [`Environ`] (the pure builder) and an [`Input`], and hands the gateway core a
-//! [`Sink`] that writes to the connection. Every PEP 3333 rule stays in the core.
+//! [`crate::Sink`] that writes to the connection. Every PEP 3333 rule stays in the core.
 //!
 //! Guest code runs on tokio's blocking threads, one request per thread, on a fresh
 //! instance each. wasmtime's synchronous API keeps guest calls, host calls and the
@@ -12,15 +12,15 @@
 //! `--max-concurrency`; excess requests wait in a bounded queue, then get 503.
 //!
 //! Protection: hyper refuses too many or too large request headers with 431 and heads
-//! it cannot parse with 400; [`head`] refuses what hyper accepts but RFC 9112 does not
+//! it cannot parse with 400; `head` refuses what hyper accepts but RFC 9112 does not
 //! (Host rules, Transfer-Encoding other than chunked, CONNECT) and drops header names
 //! holding `_`. A declared body over `--max-body-bytes` gets 413 before the guest runs,
 //! a chunked one fails its read at the limit (413 if nothing was sent yet); a body
 //! that stops arriving for `--read-timeout`, or takes over `--body-timeout` in all,
 //! fails its read (408); a body whose framing breaks gets 400. A request head that
 //! takes longer than `--read-timeout` gets 408 and the connection is closed. At most
-//! `--max-connections` are open at once ([`accept`]). Every response, those hyper
-//! sends on its own included, gets an access-log line ([`log`]).
+//! `--max-connections` are open at once (`accept`). Every response, those hyper
+//! sends on its own included, gets an access-log line (`log`).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -125,7 +125,7 @@ struct Shared {
 /// requests in flight finish (for at most `limits.shutdown_timeout`) and returns.
 /// `ready` is called once the server handles its signals, before it accepts. SIGHUP
 /// is ignored meanwhile, and a second SIGINT or SIGTERM during the stop ends the
-/// process at once (see [`stop`]).
+/// process at once (see `stop`).
 pub async fn serve(
     app: Application,
     listener: TcpListener,

@@ -1,6 +1,6 @@
 //! Compiled artifacts: what a file is, compiling it, and loading compiled code.
 //!
-//! The one place wasgi runs Cranelift: every compile goes through [`precompile`],
+//! The one place wasgi runs Cranelift: every compile goes through `precompile`,
 //! whether for the cache, for `--no-cache` or for `wasgi compile`; a load from the
 //! cache or from a `.cwasm` never comes here. This module also tells what a file is
 //! before anything reads all of it (a component, a core module, a `.cwasm`, a foreign
