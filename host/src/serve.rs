@@ -54,7 +54,7 @@ mod exchange;
 mod head;
 mod log;
 mod stop;
-use exchange::{BodyBounds, BodyReader, ChunkBody, FaultCell, HttpSink, pump_body};
+use exchange::{BodyBounds, BodyFault, BodyReader, ChunkBody, FaultCell, HttpSink, pump_body};
 use log::{AccessLog, Ending};
 
 /// The server's limits, and whom it trusts. Every field is a `wasgi serve` flag; the
@@ -394,22 +394,26 @@ async fn handle(
         write_timeout: shared.limits.write_timeout,
         runtime: tokio::runtime::Handle::current(),
         aborted: aborted.clone(),
-        fault: fault.clone(),
-        replaced: false,
     };
     let app_shared = shared.clone();
+    let guest_fault = fault.clone();
     tokio::task::spawn_blocking(move || {
         let outcome = app_shared
             .app
             .handle(Request { environ, input }, Box::new(sink));
-        log.done(Ending::of(outcome, fault.get().is_some()));
+        log.done(Ending::of(outcome, guest_fault.get().is_some()));
     });
-    let response = match head_rx.await {
+    let mut response = match head_rx.await {
         Ok(head) => head.into_response(ChunkBody::new(chunk_rx, aborted).boxed()),
         // The gateway always sends a head before it finishes (its own 500 if need be);
         // none means the request thread died.
         Err(_) => page(ErrorPage::Internal),
     };
+    if fault.get() == Some(&BodyFault::Broken) {
+        // The gateway answered the client's broken body (its 400, when the app passed
+        // the failed read on); hyper cannot find the next request after it.
+        response = closing(response);
+    }
     let asked = parts
         .headers
         .get_all(hyper::header::CONNECTION)

@@ -18,24 +18,26 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 use wasgi_gateway::gateway::Sink;
-use wasgi_gateway::response::{ErrorPage, Head as ResponseHead};
+use wasgi_gateway::response::Head as ResponseHead;
 
 use super::ResponseBody;
 
 /// The client's fault with its request body, as the pump found it: the access log
-/// says so, and a broken body turns a response whose head has not gone out into a 400
-/// (see [`HttpSink::fault`]).
+/// says so, and the connection of a broken body is closed after its response. (The
+/// response itself is the gateway's: the failed read the guest passes on is the
+/// client's fault, 408, 413 or 400.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum BodyFault {
     /// It stopped arriving, or took too long in all (408, from the gateway).
     Slow,
     /// It is over the limit (413, from the gateway).
     TooLarge,
-    /// Its framing is malformed (a bad chunk size), or it was cut short.
+    /// Its framing is malformed (a bad chunk size), or it was cut short (400, from
+    /// the gateway).
     Broken,
 }
 
-/// Where the pump records a [`BodyFault`] for the sink and the access log.
+/// Where the pump records a [`BodyFault`] for the server and the access log.
 pub(super) type FaultCell = Arc<OnceLock<BodyFault>>;
 
 /// The bounds on one request body.
@@ -205,11 +207,6 @@ pub(super) struct HttpSink {
     /// Set on abort, so that the body ends in an error even when the abort itself
     /// could not be queued (the client stopped reading).
     pub(super) aborted: Arc<AtomicBool>,
-    /// The pump's finding: a broken request body makes the response a 400, when its
-    /// head has not gone out yet (see [`HttpSink::answer_broken_body`]).
-    pub(super) fault: FaultCell,
-    /// A 400 went out in place of the response: the rest of it is dropped.
-    pub(super) replaced: bool,
 }
 
 fn aborted() -> io::Error {
@@ -222,9 +219,6 @@ fn gone() -> io::Error {
 
 impl Sink for HttpSink {
     fn send_headers(&mut self, head: &ResponseHead<'_>) -> io::Result<()> {
-        if self.fault.get() == Some(&BodyFault::Broken) {
-            return self.answer_broken_body();
-        }
         // hyper frames the body itself, from the request's method, the status and the
         // Content-Length: the gateway's framing agrees, and a body that has none
         // never reaches this sink.
@@ -254,9 +248,6 @@ impl Sink for HttpSink {
     }
 
     fn send_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
-        if self.replaced {
-            return Ok(());
-        }
         let chunks = self.chunks.as_ref().ok_or_else(gone)?;
         let frame = Ok(Frame::data(Bytes::copy_from_slice(chunk)));
         match chunks.try_send(frame) {
@@ -289,11 +280,6 @@ impl Sink for HttpSink {
     }
 
     fn abort(&mut self) {
-        if self.replaced {
-            // The 400 went out whole; there is nothing to cut short.
-            self.slot.take();
-            return;
-        }
         // An error frame makes hyper cut the connection: the client sees a body that
         // ends early (no final chunk, or fewer bytes than Content-Length).
         // If the client stopped reading, the error cannot be queued: the flag makes
@@ -302,40 +288,6 @@ impl Sink for HttpSink {
         if let Some(chunks) = self.chunks.take() {
             let _ = chunks.try_send(Err(aborted()));
         }
-    }
-}
-
-impl HttpSink {
-    /// The request body broke (bad chunked framing, or the client cut it short) before
-    /// the response's head went out: whatever the application answers, typically the
-    /// 500 of an input it could not read, the client gets a 400 and the connection is
-    /// closed (hyper cannot find the next request after a broken body). The rest of the
-    /// guest's response is dropped.
-    fn answer_broken_body(&mut self) -> io::Result<()> {
-        let page = ErrorPage::MalformedBody;
-        let head = Head {
-            status: StatusCode::BAD_REQUEST,
-            reason: None,
-            headers: vec![
-                (
-                    hyper::header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain"),
-                ),
-                (hyper::header::CONNECTION, HeaderValue::from_static("close")),
-            ],
-        };
-        self.replaced = true;
-        self.status
-            .store(StatusCode::BAD_REQUEST.as_u16(), Ordering::Relaxed);
-        let sender = self.head.take().ok_or_else(gone)?;
-        sender.send(head).map_err(|_| gone())?;
-        if let Some(chunks) = self.chunks.take() {
-            // The channel is empty: nothing was sent before the head.
-            let _ = chunks.try_send(Ok(Frame::data(Bytes::from_static(page.body()))));
-            self.bytes
-                .fetch_add(page.body().len() as u64, Ordering::Relaxed);
-        }
-        Ok(())
     }
 }
 
