@@ -105,12 +105,12 @@ mod tests {
     fn an_id_is_taken_only_from_a_trusted_proxy() {
         let ids = Ids::new();
         let mut headers = hyper::HeaderMap::new();
-        headers.insert("x-request-id", "from-proxy".parse().unwrap());
-        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        let client: IpAddr = "10.0.0.2".parse().unwrap();
+        headers.insert("x-request-id", "from-proxy".parse().expect("a value"));
+        let proxy: IpAddr = "10.0.0.1".parse().expect("an IP");
+        let client: IpAddr = "10.0.0.2".parse().expect("an IP");
         assert_eq!(ids.of(&headers, proxy, &[proxy]), "from-proxy");
         assert_ne!(ids.of(&headers, client, &[proxy]), "from-proxy");
-        headers.insert("x-request-id", "bad id".parse().unwrap());
+        headers.insert("x-request-id", "bad id".parse().expect("a value"));
         assert_ne!(ids.of(&headers, proxy, &[proxy]), "bad id");
     }
 
