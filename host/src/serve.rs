@@ -63,6 +63,7 @@ mod log;
 mod reload;
 mod stop;
 use exchange::{BodyBounds, BodyFault, BodyReader, ChunkBody, FaultCell, HttpSink, pump_body};
+pub(crate) use log::json as json_log;
 use log::{AccessLog, Ending};
 pub use log::{LogFormat, set_format as set_log_format};
 pub use reload::{Loader, Service, WATCH_EVERY};

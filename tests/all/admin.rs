@@ -232,6 +232,24 @@ fn json_logs_are_one_object_a_line_with_the_request_id() {
     );
 }
 
+#[test]
+fn json_logs_hold_the_guests_own_output_as_events() {
+    // A guest that prints a fake CGI response with CRLFs to its stdout.
+    let server = Server::start(PRINTS_TO_STDOUT, &["--log-format", "json"]);
+    assert_eq!(server.get("/").text(), "the real response\n");
+    let log = server.wait_for_log(r#""outcome":"completed""#);
+    let events = events(&log);
+    let guest: Vec<_> = events
+        .iter()
+        .filter(|e| e["target"] == "wasgi::guest")
+        .collect();
+    assert_eq!(guest.len(), 1, "{log}");
+    assert_eq!(
+        guest[0]["message"],
+        "Status: 302 Found\r\nLocation: https://attacker.example/\r\n\r\n"
+    );
+}
+
 /// `GET /` with `X-Request-Id: id` to the environ guest: its `REQUEST_ID`.
 fn request_id_seen(server: &Server, id: &str) -> Vec<u8> {
     let response = agent()

@@ -40,6 +40,11 @@ pub fn set_format(format: LogFormat) {
     FIELDS.store(format == LogFormat::Json, Ordering::Relaxed);
 }
 
+/// Whether the log is JSON (so that nothing is written to it but events).
+pub(crate) fn json() -> bool {
+    FIELDS.load(Ordering::Relaxed)
+}
+
 /// How an exchange ended, as the access log says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Ending {
@@ -112,7 +117,7 @@ impl AccessLog {
         let text = format_args!(
             "{id} {remote} {method} {path} {status} {bytes}B {duration_ms:.3}ms {outcome}{colon}{reason}"
         );
-        if FIELDS.load(Ordering::Relaxed) {
+        if json() {
             tracing::info!(
                 target: "wasgi::access",
                 request_id = %id, remote = %remote, method = %method, path = %path,
@@ -130,7 +135,7 @@ pub(super) fn rejected(id: &str, remote: SocketAddr, status: StatusCode, reason:
     let status = status.as_u16();
     crate::metrics::count(|m| m.response(status, Ending::Client.word(), None, 0));
     let text = format_args!("{id} {remote} - - {status} 0B - client: {reason}");
-    if FIELDS.load(Ordering::Relaxed) {
+    if json() {
         tracing::info!(
             target: "wasgi::access",
             request_id = %id, remote = %remote, status, bytes = 0, outcome = "client", reason,
