@@ -92,43 +92,55 @@ fn metrics_count_known_traffic_exactly() {
 }
 
 #[test]
-fn a_trap_counts_as_failed_before_headers_and_limits_count_by_kind() {
+fn a_trap_counts_as_failed_before_headers() {
     let server = with_admin(TRAP_BEFORE_HEADERS, &[]);
     assert_eq!(server.get("/").status, 500);
     server.wait_for_lines(" GET / 500 ", 1);
-    assert_metric(
-        &server.metrics(),
-        r#"wasgi_requests_total{class="5xx",outcome="failed"}"#,
-        1.0,
-    );
-
-    let server = with_admin(INFINITE_LOOP_BEFORE_HEADERS, &["--timeout", "0.2"]);
-    assert_eq!(server.get("/").status, 500);
-    server.wait_for_lines(" GET / 500 ", 1);
     let metrics = server.metrics();
-    assert_metric(&metrics, r#"wasgi_limit_hits_total{kind="timeout"}"#, 1.0);
-    assert_metric(&metrics, r#"wasgi_limit_hits_total{kind="memory"}"#, 0.0);
-
-    let server = with_admin(MEMORY_BOMB, &["--max-memory", "16MiB"]);
-    assert_eq!(server.get("/").status, 500);
-    server.wait_for_lines(" GET / 500 ", 1);
-    assert_metric(
-        &server.metrics(),
-        r#"wasgi_limit_hits_total{kind="memory"}"#,
-        1.0,
-    );
-
-    // Hello's 14 bytes pass a --max-output of 5: the gateway's 500.
-    let server = with_admin(HELLO, &["--max-output", "5"]);
-    assert_eq!(server.get("/").status, 500);
-    server.wait_for_lines(" GET / 500 ", 1);
-    let metrics = server.metrics();
-    assert_metric(&metrics, r#"wasgi_limit_hits_total{kind="output"}"#, 1.0);
     assert_metric(
         &metrics,
         r#"wasgi_requests_total{class="5xx",outcome="failed"}"#,
         1.0,
     );
+    assert_eq!(
+        value(
+            &metrics,
+            r#"wasgi_requests_total{class="2xx",outcome="completed"}"#
+        ),
+        None
+    );
+}
+
+#[test]
+fn each_limit_a_guest_hits_counts_by_its_kind_and_only_there() {
+    const KINDS: [&str; 6] = ["timeout", "memory", "fuel", "output", "log", "resources"];
+    let cases: [(&str, &[&str], &str); 6] = [
+        (
+            INFINITE_LOOP_BEFORE_HEADERS,
+            &["--timeout", "0.2"],
+            "timeout",
+        ),
+        (MEMORY_BOMB, &["--max-memory", "16MiB"], "memory"),
+        (FUEL_BURNER, &["--fuel", "100000000"], "fuel"),
+        // Hello's 14 bytes pass a --max-output of 5: the gateway's 500.
+        (HELLO, &["--max-output", "5"], "output"),
+        (STDOUT_FLOOD, &["--max-log", "256KiB"], "log"),
+        (RESOURCE_HOG, &["--max-resources", "200"], "resources"),
+    ];
+    for (guest, flags, hit) in cases {
+        let server = with_admin(guest, flags);
+        server.get("/");
+        server.wait_for_lines(" GET / ", 1);
+        let metrics = server.metrics();
+        for kind in KINDS {
+            let want = if kind == hit { 1.0 } else { 0.0 };
+            assert_metric(
+                &metrics,
+                &format!("wasgi_limit_hits_total{{kind=\"{kind}\"}}"),
+                want,
+            );
+        }
+    }
 }
 
 #[test]
