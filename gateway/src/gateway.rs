@@ -141,6 +141,8 @@ pub struct Gateway {
     client_fault: Option<ClientFault>,
     limits: ResponseLimits,
     log: LogBudget,
+    /// The body passed `--max-output` (for the host's count of limits hit).
+    over_output: bool,
 }
 
 impl Gateway {
@@ -155,6 +157,7 @@ impl Gateway {
             head_request: false,
             client_fault: None,
             limits: ResponseLimits::DEFAULT,
+            over_output: false,
             log: LogBudget::new(usize::MAX),
         }
     }
@@ -251,6 +254,7 @@ impl Gateway {
             // Ends the response now: a 500 if this chunk would have sent the headers.
             let outcome = self.fail();
             self.phase = Phase::Done(outcome);
+            self.over_output = true;
             return Err(Violation::OutputClosed(format!(
                 "limit: the response passed its --max-output of {max} bytes"
             )));
@@ -343,6 +347,11 @@ impl Gateway {
     /// response then says so (408, 413) instead of the generic 500.
     pub fn blame_client(&mut self, fault: ClientFault) {
         self.client_fault = Some(fault);
+    }
+
+    /// Whether the body passed its `--max-output` (the response was ended for it).
+    pub fn passed_max_output(&self) -> bool {
+        self.over_output
     }
 
     /// Bytes of body sent so far.

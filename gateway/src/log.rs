@@ -59,6 +59,12 @@ impl LogBudget {
         allowed
     }
 
+    /// Whether something was dropped since the budget was last filled: the guest
+    /// passed its `--max-log`.
+    pub fn overflowed(&self) -> bool {
+        self.0.dropped.load(Ordering::Relaxed)
+    }
+
     /// `text` as much as the budget allows of it, for a log line.
     pub fn clip(&self, text: &str) -> String {
         let mut end = self.take(text.len());

@@ -26,6 +26,7 @@ use crate::cache::Cache;
 use crate::error::{Error, one_line};
 use crate::grants::Grants;
 use crate::limits::{self, DeadlinePoll, GuestLimits, LogStream, MemoryLimiter};
+use crate::metrics::Limit;
 
 mod bindings {
     wasmtime::component::bindgen!({ path: "../wit", world: "app" });
@@ -268,6 +269,7 @@ impl Application {
             Err(failure) => Some(failure),
         };
         let (mut gateway, fault) = end(&mut instance.store);
+        count_limits(&instance.store, &gateway);
         if let Some(fault) = fault {
             gateway.blame_client(fault);
         }
@@ -319,6 +321,7 @@ impl Application {
     /// failure that ends the response.
     fn run(&self, instance: &mut Instance, environ: &WitEnviron) -> Result<(), Failure> {
         let store = &mut instance.store;
+        crate::metrics::count(|m| m.instance(instance.app.is_some()));
         let app = match &instance.app {
             Some(app) => app,
             None => instance
@@ -460,17 +463,37 @@ fn drain(
     }
 }
 
+/// Counts the limits a request hit without trapping (those that stop a guest are
+/// counted by [`trapped`]): memory that could not grow, log dropped, a body cut at
+/// `--max-output`.
+fn count_limits(store: &Store<RequestState>, gateway: &Gateway) {
+    crate::metrics::count(|m| {
+        let state = store.data();
+        if state.memory.refused() {
+            m.limit(Limit::Memory);
+        }
+        if state.log.overflowed() {
+            m.limit(Limit::Log);
+        }
+        if gateway.passed_max_output() {
+            m.limit(Limit::Output);
+        }
+    });
+}
+
 /// A trap as a failure: its cause on one line (naming the limit, when a limit stopped
-/// the guest); the wasm backtrace at debug level.
+/// the guest, and counting it); the wasm backtrace at debug level.
 fn trapped(e: wasmtime::Error) -> Failure {
     tracing::debug!("{e:?}");
     let limit = match e.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => {
-            Some("the request ran past its time limit (--timeout) and was stopped")
-        }
-        Some(wasmtime::Trap::OutOfFuel) => {
-            Some("the request used up its CPU budget (--fuel) and was stopped")
-        }
+        Some(wasmtime::Trap::Interrupt) => Some((
+            Limit::Timeout,
+            "the request ran past its time limit (--timeout) and was stopped",
+        )),
+        Some(wasmtime::Trap::OutOfFuel) => Some((
+            Limit::Fuel,
+            "the request used up its CPU budget (--fuel) and was stopped",
+        )),
         _ => e
             .chain()
             .any(|cause| {
@@ -479,11 +502,13 @@ fn trapped(e: wasmtime::Error) -> Failure {
                     Some(wasmtime::component::ResourceTableError::Full)
                 )
             })
-            .then_some(
+            .then_some((
+                Limit::Resources,
                 "the guest held more host resources than --max-resources allows and was stopped",
-            ),
+            )),
     };
-    if let Some(limit) = limit {
+    if let Some((kind, limit)) = limit {
+        crate::metrics::count(|m| m.limit(kind));
         return Failure::Trap(format!("limit: {limit}"));
     }
     let cause = e

@@ -81,6 +81,7 @@ impl Cache {
     pub fn component(&self, engine: &Engine, path: &Path) -> Result<Component, Error> {
         if let Some(problem) = self.unusable() {
             tracing::warn!("{problem}; compiling without the cache");
+            crate::metrics::count(|m| m.cache(false));
             return Ok(artifact::compile_file(engine, path, None)?.1);
         }
         let entry = self
@@ -88,8 +89,10 @@ impl Cache {
             .map_err(|cause| Error::read(path, cause))?;
         if let Some(component) = self.load(engine, &entry) {
             tracing::debug!("loaded the compiled component from {}", entry.display());
+            crate::metrics::count(|m| m.cache(true));
             return Ok(component);
         }
+        crate::metrics::count(|m| m.cache(false));
         let wasm = read_file(path)?;
         let notice = self.notice.then_some(" (first run; cached for next time)");
         let compiled = artifact::precompile(engine, path, &wasm, notice)?;

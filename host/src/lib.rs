@@ -20,7 +20,7 @@
 //!   may take;
 //! - [`grants`]: what a guest may reach beyond its request (nothing by default);
 //! - [`cgi`]: the CGI front end (`wasgi run`);
-//! - [`serve`]: the HTTP front end (`wasgi serve`).
+//! - [`serve`]: the HTTP front end (`wasgi serve`), and [`metrics`]: what it counts.
 //!
 //! The first ones, to `response`, are the gateway core, its own crate (`wasgi-gateway`, re-exported
 //! here), which has no wasmtime in it: the fuzz targets in `fuzz/` build on it alone.
@@ -49,6 +49,7 @@ pub mod cgi;
 mod error;
 pub mod grants;
 pub mod limits;
+pub mod metrics;
 pub mod serve;
 
 /// The gateway core, re-exported: it is its own crate (`wasgi-gateway`, no wasmtime).

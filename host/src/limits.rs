@@ -225,13 +225,21 @@ impl LogStream {
         (stream.clone(), stream)
     }
 
-    /// Writes what the budget allows of `bytes`.
+    /// Writes what the budget allows of `bytes`: as they are, or, in the JSON log,
+    /// each write as the message of an event (target `wasgi::guest`), so that a
+    /// guest's output cannot break the log's one object a line.
     fn write_bytes(&self, bytes: &[u8]) -> std::io::Result<()> {
-        let allowed = self.budget.take(bytes.len());
-        if allowed > 0 {
-            std::io::stderr().write_all(&bytes[..allowed])?;
+        let bytes = &bytes[..self.budget.take(bytes.len())];
+        if bytes.is_empty() {
+            Ok(())
+        } else if crate::serve::json_log() {
+            let text = String::from_utf8_lossy(bytes);
+            let line = text.strip_suffix('\n').unwrap_or(&text);
+            tracing::info!(target: "wasgi::guest", "{line}");
+            Ok(())
+        } else {
+            std::io::stderr().write_all(bytes)
         }
-        Ok(())
     }
 }
 

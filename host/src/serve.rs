@@ -20,7 +20,12 @@
 //! fails its read (408); a body whose framing breaks gets 400. A request head that
 //! takes longer than `--read-timeout` gets 408 and the connection is closed. At most
 //! `--max-connections` are open at once (`accept`). Every response, those hyper
-//! sends on its own included, gets an access-log line (`log`).
+//! sends on its own included, gets an access-log line (`log`) with its request id
+//! (`id`), and counts in the metrics.
+//!
+//! For the operator: SIGHUP (or a change to the file, `--watch`) loads the component
+//! again and swaps it in without dropping a request (`reload`); an admin listener
+//! answers probes and serves the metrics (`admin`).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -47,15 +52,21 @@ use wasgi_gateway::input::Input;
 use wasgi_gateway::response::ErrorPage;
 use wasgi_gateway::validate;
 
-use crate::app::{Application, Request};
+use crate::app::Request;
 
 mod accept;
+mod admin;
 mod exchange;
 mod head;
+mod id;
 mod log;
+mod reload;
 mod stop;
 use exchange::{BodyBounds, BodyFault, BodyReader, ChunkBody, FaultCell, HttpSink, pump_body};
+pub(crate) use log::json as json_log;
 use log::{AccessLog, Ending};
+pub use log::{LogFormat, set_format as set_log_format};
+pub use reload::{Loader, Service, WATCH_EVERY};
 
 /// The server's limits, and whom it trusts. Every field is a `wasgi serve` flag; the
 /// defaults are in [`Limits::default`] and the README.
@@ -114,44 +125,62 @@ impl Default for Limits {
 
 /// What every connection shares.
 struct Shared {
-    app: Application,
+    app: Arc<reload::Current>,
     limits: Limits,
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
-    next_id: AtomicU64,
+    ids: id::Ids,
+    /// The app's listener accepts and is not draining (`/readyz`).
+    ready: AtomicBool,
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting, lets
-/// requests in flight finish (for at most `limits.shutdown_timeout`) and returns.
-/// `ready` is called once the server handles its signals, before it accepts. SIGHUP
-/// is ignored meanwhile, and a second SIGINT or SIGTERM during the stop ends the
-/// process at once (see `stop`).
+/// Serves `service` on `listener` until `shutdown` resolves, then stops accepting
+/// (and says it is not ready), lets requests in flight finish (for at most
+/// `limits.shutdown_timeout`) and returns. `ready` is called once the server handles
+/// its signals, before it accepts. SIGHUP reloads the component meanwhile (see
+/// `reload`), and a second SIGINT or SIGTERM during the stop ends the process at once
+/// (see `stop`).
 pub async fn serve(
-    app: Application,
+    service: Service,
     listener: TcpListener,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
     ready: impl FnOnce(),
 ) -> io::Result<()> {
-    stop::ignore_hangups();
-    // Only now, with SIGHUP handled: a client (or a test) that acts on this signal
-    // must not find the process still at the mercy of a signal's default action.
-    ready();
+    let Service {
+        app,
+        path,
+        loaded_in,
+        reload,
+        watch,
+        admin,
+    } = service;
     let shutdown_timeout = limits.shutdown_timeout;
     let max_connections = limits
         .max_connections
         .unwrap_or_else(|| accept::default_cap(limits.max_concurrency));
     let shared = Arc::new(Shared {
-        app,
+        app: Arc::new(reload::Current::new(app)),
         slots: Arc::new(Semaphore::new(limits.max_concurrency)),
         limits,
         waiting: AtomicUsize::new(0),
-        next_id: AtomicU64::new(1),
+        ids: id::Ids::new(),
+        ready: AtomicBool::new(false),
     });
+    if let Some(admin) = admin {
+        let metrics = crate::metrics::install();
+        reload::first_load(&path, loaded_in);
+        admin::start(admin, shared.clone(), metrics);
+    }
+    reload::start(shared.app.clone(), path, reload, watch);
+    // Only now, with SIGHUP handled: a client (or a test) that acts on this signal
+    // must not find the process still at the mercy of a signal's default action.
+    ready();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let local = listener.local_addr()?;
     let mut acceptor = accept::Acceptor::new(listener, max_connections);
     acceptor.trim_after_storms();
+    shared.ready.store(true, Ordering::Relaxed);
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1
         .keep_alive(true)
@@ -187,6 +216,8 @@ pub async fn serve(
             () = &mut shutdown => break,
         }
     }
+    // Draining: the probe says so at once, while requests in flight finish.
+    shared.ready.store(false, Ordering::Relaxed);
     let open = acceptor.open();
     acceptor.close();
     tracing::info!(
@@ -217,7 +248,7 @@ async fn closed_with_error(
     remote: SocketAddr,
     e: &hyper::Error,
 ) {
-    let id = || shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let id = || shared.ids.make();
     if e.is_timeout() {
         let response = [
             b"HTTP/1.1 ",
@@ -230,9 +261,9 @@ async fn closed_with_error(
             "no whole request head within {:?} (--read-timeout)",
             shared.limits.read_timeout
         );
-        log::rejected(id(), remote, StatusCode::REQUEST_TIMEOUT, &reason);
+        log::rejected(&id(), remote, StatusCode::REQUEST_TIMEOUT, &reason);
     } else if let Some(status) = log::hyper_rejection(e) {
-        log::rejected(id(), remote, status, &e.to_string());
+        log::rejected(&id(), remote, status, &e.to_string());
     } else if !e.is_incomplete_message() {
         tracing::debug!("connection from {remote} ended with an error: {e}");
     }
@@ -308,10 +339,12 @@ async fn handle(
     remote: SocketAddr,
 ) -> Response<ResponseBody> {
     let started = Instant::now();
-    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let (parts, body) = request.into_parts();
+    let id = shared
+        .ids
+        .of(&parts.headers, remote.ip(), &shared.limits.trusted_proxies);
     let log = AccessLog {
-        id,
+        id: id.clone(),
         remote,
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
@@ -348,7 +381,7 @@ async fn handle(
         );
         return page(busy);
     };
-    let headers = environ_headers(&parts, host, &shared.limits, id);
+    let headers = environ_headers(&parts, host, &shared.limits, &id);
     let protocol = match parts.version {
         hyper::Version::HTTP_10 => "HTTP/1.0",
         _ => "HTTP/1.1",
@@ -364,6 +397,7 @@ async fn handle(
         https: false,
         trusted_proxies: &shared.limits.trusted_proxies,
     });
+    environ.set(id::VARIABLE, id);
     environ.multithread = true;
     // hyper frames the body (Content-Length or chunked): reading to its end is safe.
     environ.input_terminated = true;
@@ -395,12 +429,12 @@ async fn handle(
         runtime: tokio::runtime::Handle::current(),
         aborted: aborted.clone(),
     };
-    let app_shared = shared.clone();
+    // The application of the moment, to the end of this request, even if a reload
+    // swaps another in meanwhile.
+    let app = shared.app.get();
     let guest_fault = fault.clone();
     tokio::task::spawn_blocking(move || {
-        let outcome = app_shared
-            .app
-            .handle(Request { environ, input }, Box::new(sink));
+        let outcome = app.handle(Request { environ, input }, Box::new(sink));
         log.done(Ending::of(outcome, guest_fault.get().is_some()));
     });
     let mut response = match head_rx.await {
@@ -429,7 +463,7 @@ fn environ_headers<'a>(
     parts: &'a hyper::http::request::Parts,
     host: Option<&'a [u8]>,
     limits: &Limits,
-    id: u64,
+    id: &str,
 ) -> Vec<(&'a str, &'a [u8])> {
     let mut dropped = Vec::new();
     let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(parts.headers.len());

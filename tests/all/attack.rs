@@ -230,18 +230,6 @@ fn an_absolute_form_target_wins_over_host() {
 
 // 5. Signals.
 
-#[test]
-fn sighup_is_logged_and_ignored() {
-    let server = Server::start(HELLO, &[]);
-    server.signal("HUP");
-    server.wait_for_log("SIGHUP ignored");
-    assert!(
-        server
-            .exchange(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            .starts_with(b"HTTP/1.1 200 OK\r\n")
-    );
-}
-
 /// A server with no guest time limit and `--shutdown-timeout shutdown_timeout`, and
 /// its connection whose guest is asleep in a host call for an hour.
 fn with_a_guest_asleep(shutdown_timeout: &str) -> (Server, TcpStream) {

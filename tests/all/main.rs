@@ -6,6 +6,7 @@
 //! constant of [`guests`]: a misspelt guest does not compile, and neither does a guest
 //! in `guests/` that no test uses.
 
+mod admin;
 mod apps;
 mod attack;
 mod cli;
@@ -17,6 +18,7 @@ mod frameworks;
 mod hostile;
 mod lossless;
 mod python;
+mod reload;
 mod reuse;
 mod sandbox;
 mod serve;

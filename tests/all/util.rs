@@ -328,6 +328,8 @@ pub struct Server {
     child: Child,
     /// Where it listens.
     pub addr: std::net::SocketAddr,
+    /// Where its admin listener listens (`--admin-addr`), if it has one.
+    pub admin: Option<std::net::SocketAddr>,
     log: std::sync::Arc<(std::sync::Mutex<String>, std::sync::Condvar)>,
 }
 
@@ -344,7 +346,8 @@ impl Server {
     }
 
     /// Starts `cmd`, a `wasgi serve` command line, and waits for its `listening on`
-    /// line (never sleeps).
+    /// line, plain or the message of a JSON line (never sleeps). The `admin on` line,
+    /// if any, comes before it.
     pub fn spawn(mut cmd: Command) -> Self {
         let mut child = cmd
             .stdin(Stdio::null())
@@ -363,7 +366,7 @@ impl Server {
             use std::io::BufRead;
             for line in std::io::BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("listening on http://") {
+                if let Some(addr) = message(&line).strip_prefix("listening on http://") {
                     let _ = tx.send(addr.to_owned());
                 }
                 let (text, changed) = &*sink;
@@ -380,7 +383,44 @@ impl Server {
                 panic!("wasgi serve printed no `listening on` line within {HANG:?}");
             }
         };
-        Self { child, addr, log }
+        let admin = log.0.lock().expect("log lock").lines().find_map(|line| {
+            let message = message(line);
+            let addr = message.strip_prefix("admin on http://")?;
+            Some(addr.parse().expect("a socket address"))
+        });
+        Self {
+            child,
+            addr,
+            admin,
+            log,
+        }
+    }
+
+    /// `http://ADMIN` + `path`, on the admin listener.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin.expect("an --admin-addr"))
+    }
+
+    /// The text of `/metrics` on the admin listener.
+    pub fn metrics(&self) -> String {
+        get(&self.admin_url("/metrics")).text()
+    }
+
+    /// Waits until the log holds `needle` on at least `count` lines (woken by each new
+    /// line), failing the test if it does not within [`HANG`].
+    pub fn wait_for_lines(&self, needle: &str, count: usize) -> String {
+        let (text, changed) = &*self.log;
+        let text = text.lock().expect("log lock");
+        let (text, timeout) = changed
+            .wait_timeout_while(text, HANG, |t| {
+                t.lines().filter(|l| l.contains(needle)).count() < count
+            })
+            .expect("log lock");
+        assert!(
+            !timeout.timed_out(),
+            "{needle:?} never appeared on {count} lines of the log:\n{text}"
+        );
+        text.clone()
     }
 
     /// `http://ADDR` + `path`.
@@ -476,6 +516,15 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A log line's message: the line itself, or its `message` field when it is a JSON
+/// object (`--log-format json`).
+fn message(line: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(event) if line.starts_with('{') => event["message"].as_str().unwrap_or("").to_owned(),
+        _ => line.to_owned(),
     }
 }
 

@@ -119,6 +119,7 @@ pub(super) async fn pump_body(
             }
         };
         total += data.len() as u64;
+        crate::metrics::count(|m| m.received(data.len() as u64));
         if total > max {
             let _ = fault.set(BodyFault::TooLarge);
             let e = io::Error::new(

@@ -3,7 +3,10 @@
 //! (a request head it cannot parse) included, each with the client's address.
 //!
 //! `id client method path status bytes duration outcome[: reason]`, at info level under
-//! the `wasgi::access` target. The outcome says whose the ending was: `completed`,
+//! the `wasgi::access` target; with `--log-format json` the same line is the `message`
+//! of an event that also has each part as a field (`request_id`, `remote`, `method`,
+//! `path`, `status`, `bytes`, `duration_ms`, `outcome`, `reason`). Each line also counts
+//! in the metrics. The outcome says whose the ending was: `completed`,
 //! `failed` (the application, before its headers), `aborted` (after them), `client`
 //! (the client's request was refused or broke off) or `busy` (the server's queue or
 //! connection cap). And a few lines that must not flood the log under attack: the
@@ -11,12 +14,36 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
 
 use crate::gateway::Outcome;
+
+/// How the log is written: `--log-format`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One line of text an event (the default).
+    #[default]
+    Text,
+    /// One JSON object a line, the access log's parts as fields.
+    Json,
+}
+
+/// Whether the access log writes its parts as fields (the JSON format).
+static FIELDS: AtomicBool = AtomicBool::new(false);
+
+/// Sets how the access log writes its events; the subscriber that formats them is the
+/// caller's (the `wasgi` binary's).
+pub fn set_format(format: LogFormat) {
+    FIELDS.store(format == LogFormat::Json, Ordering::Relaxed);
+}
+
+/// Whether the log is JSON (so that nothing is written to it but events).
+pub(crate) fn json() -> bool {
+    FIELDS.load(Ordering::Relaxed)
+}
 
 /// How an exchange ended, as the access log says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +71,7 @@ impl Ending {
         }
     }
 
-    fn word(self) -> &'static str {
+    pub(super) fn word(self) -> &'static str {
         match self {
             Self::Completed => "completed",
             Self::Failed => "failed",
@@ -57,7 +84,8 @@ impl Ending {
 
 /// The access log line of one request.
 pub(super) struct AccessLog {
-    pub(super) id: u64,
+    /// The request id (`REQUEST_ID`).
+    pub(super) id: String,
     pub(super) remote: SocketAddr,
     pub(super) method: String,
     pub(super) path: String,
@@ -79,30 +107,43 @@ impl AccessLog {
     }
 
     fn line(&self, ending: Ending, reason: &str) {
-        tracing::info!(
-            target: "wasgi::access",
-            "{} {} {} {} {} {}B {:.3}ms {}{}{reason}",
-            self.id,
-            self.remote,
-            self.method,
-            self.path,
-            self.status.load(Ordering::Relaxed),
-            self.bytes.load(Ordering::Relaxed),
-            self.started.elapsed().as_secs_f64() * 1000.0,
-            ending.word(),
-            if reason.is_empty() { "" } else { ": " },
+        let took = self.started.elapsed();
+        let status = self.status.load(Ordering::Relaxed);
+        let bytes = self.bytes.load(Ordering::Relaxed);
+        crate::metrics::count(|m| m.response(status, ending.word(), Some(took), bytes));
+        let duration_ms = took.as_secs_f64() * 1000.0;
+        let (id, remote, method, path) = (&self.id, self.remote, &self.method, &self.path);
+        let (outcome, colon) = (ending.word(), if reason.is_empty() { "" } else { ": " });
+        let text = format_args!(
+            "{id} {remote} {method} {path} {status} {bytes}B {duration_ms:.3}ms {outcome}{colon}{reason}"
         );
+        if json() {
+            tracing::info!(
+                target: "wasgi::access",
+                request_id = %id, remote = %remote, method = %method, path = %path,
+                status, bytes, duration_ms, outcome, reason, "{text}"
+            );
+        } else {
+            tracing::info!(target: "wasgi::access", "{text}");
+        }
     }
 }
 
 /// A response hyper sent on its own, or the 408 for a request head that took too
 /// long: no method or path is known, and nothing reached the guest.
-pub(super) fn rejected(id: u64, remote: SocketAddr, status: StatusCode, reason: &str) {
-    tracing::info!(
-        target: "wasgi::access",
-        "{id} {remote} - - {} 0B - client: {reason}",
-        status.as_u16(),
-    );
+pub(super) fn rejected(id: &str, remote: SocketAddr, status: StatusCode, reason: &str) {
+    let status = status.as_u16();
+    crate::metrics::count(|m| m.response(status, Ending::Client.word(), None, 0));
+    let text = format_args!("{id} {remote} - - {status} 0B - client: {reason}");
+    if json() {
+        tracing::info!(
+            target: "wasgi::access",
+            request_id = %id, remote = %remote, status, bytes = 0, outcome = "client", reason,
+            "{text}"
+        );
+    } else {
+        tracing::info!(target: "wasgi::access", "{text}");
+    }
 }
 
 /// The status hyper answered a request head it refused with (its `on_error`: 431 or

@@ -12,7 +12,7 @@ use wasgi::cache::Cache;
 use wasgi::cgi;
 use wasgi::grants::{self, DirGrant, Grants};
 use wasgi::limits::{GuestLimits, ResponseLimits};
-use wasgi::serve::Limits;
+use wasgi::serve::{Limits, LogFormat};
 
 /// The `wasgi` command line.
 #[derive(Parser)]
@@ -67,12 +67,25 @@ Exit status:
     Compile(CompileArgs),
     /// Serve the application over HTTP/1.1: a fresh instance per request (or, with
     /// --reuse, one a clean earlier request left).
-    #[command(after_help = "\
-Once listening it prints `listening on http://ADDR` on stderr. SIGINT or SIGTERM stop
-it gracefully: no new connections, requests in flight finish (up to
---shutdown-timeout), exit 0; a second SIGINT or SIGTERM stops it at once (exit 130 or
-143). SIGHUP is logged and ignored. One access-log line per response goes to stderr;
-RUST_LOG sets the verbosity (for example RUST_LOG=wasgi=debug).")]
+    #[command(
+        after_help = "\
+Once listening it prints `listening on http://ADDR` on stderr (after `admin on
+http://ADDR` with --admin-addr). SIGINT or SIGTERM stop it gracefully: /readyz says
+503, no new connections, requests in flight finish (up to --shutdown-timeout), exit 0;
+a second SIGINT or SIGTERM stops it at once (exit 130 or 143). SIGHUP (or, with
+--watch, a change to APP) loads APP again in the background and swaps it in: requests
+in flight finish on the old one; if the new one fails to load, the old one keeps
+serving and the log says why. One access-log line per response goes to stderr, with
+the request id the guest gets as REQUEST_ID; RUST_LOG sets the verbosity (for example
+RUST_LOG=wasgi=debug).
+
+Every option can also be set in the environment: WASGI_ and the option's name in
+capitals with _ for - (WASGI_ADDR, WASGI_MAX_CONCURRENCY, WASGI_REUSE=true), and APP
+as WASGI_APP; an option on the command line wins. A repeatable option takes one value
+from the environment, a comma-separated list for --trusted-proxy and --allow-connect.
+--cache-dir's is WASGI_CACHE_DIR, as for every command. See docs/DEPLOY.md.",
+        mut_args = from_env
+    )]
     Serve(ServeArgs),
 }
 
@@ -140,6 +153,18 @@ pub struct ServeArgs {
     /// The address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub addr: SocketAddr,
+    /// Serve the probes (/livez, /readyz) and the Prometheus metrics (/metrics) on
+    /// this address, never the app's. Default: no admin listener.
+    #[arg(long, value_name = "ADDR")]
+    pub admin_addr: Option<SocketAddr>,
+    /// The log's format: one line of text an event, or one JSON object a line.
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormatArg,
+    /// Reload APP when its file changes (its size or modification time, looked at
+    /// every second), as on SIGHUP. Replace the file by renaming a complete one
+    /// over it.
+    #[arg(long)]
+    pub watch: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Reuse instances between requests: after a request that ran cleanly its
@@ -155,6 +180,53 @@ pub struct ServeArgs {
     pub guest: GuestArgs,
     #[command(flatten)]
     pub cache: CacheArgs,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum LogFormatArg {
+    /// One line of text an event.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(format: LogFormatArg) -> Self {
+        match format {
+            LogFormatArg::Text => Self::Text,
+            LogFormatArg::Json => Self::Json,
+        }
+    }
+}
+
+impl Cli {
+    /// How the log is written: `wasgi serve --log-format`, else text.
+    pub fn log_format(&self) -> LogFormat {
+        match &self.command {
+            Command::Serve(args) => args.log_format.into(),
+            _ => LogFormat::Text,
+        }
+    }
+}
+
+/// `wasgi serve`'s options from the environment too: `--max-queue` from
+/// `WASGI_MAX_QUEUE`, APP from `WASGI_APP` (the command line wins). Only `serve`'s:
+/// `wasgi run` is a CGI program, whose environment is its web server's.
+fn from_env(arg: clap::Arg) -> clap::Arg {
+    let name = match (arg.get_id().as_str(), arg.get_long()) {
+        // Already the cache's variable, for every command (see `CacheArgs`).
+        (_, Some("cache-dir" | "help" | "version")) => return arg,
+        ("app", None) => "WASGI_APP".to_owned(),
+        (_, Some(long)) => format!("WASGI_{}", long.to_uppercase().replace('-', "_")),
+        (_, None) => return arg,
+    };
+    let arg = arg.env(name);
+    match arg.get_long() {
+        // Lists of addresses, which hold no comma.
+        Some("trusted-proxy" | "allow-connect") => arg.value_delimiter(','),
+        _ => arg,
+    }
 }
 
 /// What one request's guest may take, and what it may reach. Limits a guest hits end

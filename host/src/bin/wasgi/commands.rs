@@ -11,10 +11,12 @@ use anyhow::Context as _;
 use wasgi::cache::Cache;
 use wasgi::grants::Grants;
 use wasgi::limits::GuestLimits;
-use wasgi::serve::Limits;
+use wasgi::serve::{Limits, Service};
 use wasgi::{Application, Error, Outcome, Request, cgi};
 
-use crate::cli::{CacheArgs, Command, CompileArgs, RunArgs, SERVE_GUEST_LIMITS, ServeArgs};
+use crate::cli::{
+    CacheArgs, Command, CompileArgs, LogFormatArg, RunArgs, SERVE_GUEST_LIMITS, ServeArgs,
+};
 use crate::exit::Failure;
 
 /// What one request's guest may take and reach.
@@ -155,25 +157,49 @@ fn load(
 }
 
 /// `wasgi serve`: HTTP until SIGINT or SIGTERM; with `--reuse`, instances left by
-/// clean requests serve later ones.
+/// clean requests serve later ones; SIGHUP (or `--watch`) loads the app again.
 fn serve(args: ServeArgs) -> Result<(), Failure> {
     let limits: Limits = args.limits.limits();
-    let guest = Guest {
-        limits: args.guest.limits(SERVE_GUEST_LIMITS),
-        grants: args.guest.grants(),
-    };
-    let max_instances = u32::try_from(limits.max_concurrency).unwrap_or(u32::MAX);
-    let mut application = load(&args.app, guest, args.cache.cache().as_ref(), |guest| {
-        wasgi::pooled_engine(max_instances, guest)
-    })?;
-    if args.reuse {
-        // At most one spare per slot: no more can be busy at once.
-        application = application.with_reuse(limits.max_concurrency);
-    }
     let addr: SocketAddr = args.addr;
+    if let Some(admin) = args.admin_addr {
+        same_port(addr, admin)?;
+        // Before the first load, so that its compile-cache hit or miss counts.
+        wasgi::metrics::install();
+    }
+    let (guest_limits, grants) = (args.guest.limits(SERVE_GUEST_LIMITS), args.guest.grants());
+    let max_instances = u32::try_from(limits.max_concurrency).unwrap_or(u32::MAX);
+    let engine = wasgi::pooled_engine(max_instances, &guest_limits)?;
+    let cache = args.cache.cache();
+    // At most one spare per slot: no more can be busy at once.
+    let reuse = args.reuse.then_some(limits.max_concurrency);
+    let path = args.app.clone();
+    let load_app = move || {
+        let guest = Guest {
+            limits: guest_limits,
+            grants: grants.clone(),
+        };
+        let application = load(&path, guest, cache.as_ref(), |_| Ok(engine.clone()))?;
+        Ok::<_, Failure>(match reuse {
+            Some(spares) => application.with_reuse(spares),
+            None => application,
+        })
+    };
+    let started = std::time::Instant::now();
+    let application = load_app()?;
+    let loaded_in = started.elapsed();
     let listener =
         std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     listener.set_nonblocking(true)?;
+    let admin = match args.admin_addr {
+        Some(admin) => {
+            let listener = std::net::TcpListener::bind(admin)
+                .with_context(|| format!("cannot listen on {admin} (--admin-addr)"))?;
+            listener.set_nonblocking(true)?;
+            Some(listener)
+        }
+        None => None,
+    };
+    let json = matches!(args.log_format, LogFormatArg::Json);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(limits.max_concurrency + 16)
@@ -181,17 +207,58 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let addr = listener.local_addr()?;
+        let admin = admin.map(tokio::net::TcpListener::from_std).transpose()?;
+        let admin_addr = admin
+            .as_ref()
+            .map(tokio::net::TcpListener::local_addr)
+            .transpose()?;
         // The stop signals are handled from here on, before the server says it is
         // listening (see `stop_signal`).
         let stop = stop_signal();
-        let ready = || eprintln!("listening on http://{addr}");
-        wasgi::serve::serve(application, listener, limits, stop, ready).await
+        let ready = move || {
+            if let Some(admin) = admin_addr {
+                say(json, &format!("admin on http://{admin}"));
+            }
+            say(json, &format!("listening on http://{addr}"));
+        };
+        let service = Service {
+            app: application,
+            path: args.app,
+            loaded_in,
+            reload: Box::new(move || load_app().map_err(|e| e.to_string())),
+            watch: args.watch,
+            admin,
+        };
+        wasgi::serve::serve(service, listener, limits, stop, ready).await
     })?;
     // Requests still in flight past --shutdown-timeout (a guest with --timeout 0 may
     // never return) must not keep the process: dropping the runtime would wait for
     // their threads.
     runtime.shutdown_background();
     Ok(())
+}
+
+/// Refuses an admin address that is the app's (the same port on the same, or any,
+/// address): the probes and metrics must not be on the app's port.
+fn same_port(app: SocketAddr, admin: SocketAddr) -> Result<(), Failure> {
+    let overlap =
+        app.ip() == admin.ip() || app.ip().is_unspecified() || admin.ip().is_unspecified();
+    if app.port() != 0 && app.port() == admin.port() && overlap {
+        return Err(Failure::Usage(format!(
+            "--admin-addr {admin} is the app's --addr {app}: give the admin listener a port of its own (for example --admin-addr 127.0.0.1:9000)"
+        )));
+    }
+    Ok(())
+}
+
+/// A line scripts wait for (`listening on ...`): plain on stderr, or a JSON event in
+/// the JSON log.
+fn say(json: bool, line: &str) {
+    if json {
+        tracing::info!("{line}");
+    } else {
+        eprintln!("{line}");
+    }
 }
 
 /// A future that resolves on SIGINT or SIGTERM. The handlers are installed when this

@@ -12,24 +12,47 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use wasgi::cgi;
+use wasgi::serve::LogFormat;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-                .unwrap_or_else(|_| "wasgi=info".into()),
-        )
-        .with_ansi(std::io::stderr().is_terminal())
-        .without_time()
-        .with_target(false)
-        .init();
     let mut args = std::env::args_os();
     let nph = args.next().is_some_and(|argv0| cgi::is_nph(&argv0));
     let args: Vec<OsString> = args.collect();
     let result = match cgi::handler_app(&args, |name| std::env::var_os(name)) {
-        Some(app) => commands::handler(app, nph),
-        None => commands::dispatch(cli::Cli::parse().command, nph),
+        Some(app) => {
+            log(LogFormat::Text);
+            commands::handler(app, nph)
+        }
+        None => {
+            let cli = cli::Cli::parse();
+            log(cli.log_format());
+            commands::dispatch(cli.command, nph)
+        }
     };
     exit::code(result)
+}
+
+/// The log on stderr, in `format`; RUST_LOG filters it (default: wasgi's info lines).
+fn log(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| "wasgi=info".into());
+    let log = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Text => log
+            .with_ansi(std::io::stderr().is_terminal())
+            .without_time()
+            .with_target(false)
+            .init(),
+        // Timestamps for a log collector; the target tells the access log
+        // (`wasgi::access`) from the server's events.
+        LogFormat::Json => log
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
+    wasgi::serve::set_log_format(format);
 }
