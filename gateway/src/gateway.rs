@@ -149,6 +149,8 @@ pub struct Gateway {
     limits: ResponseLimits,
     log: LogBudget,
     observer: Option<Arc<dyn Observer>>,
+    /// The application returned its body: what it sends now comes from the body.
+    body_returned: bool,
 }
 
 impl Gateway {
@@ -165,6 +167,7 @@ impl Gateway {
             limits: ResponseLimits::DEFAULT,
             log: LogBudget::new(usize::MAX),
             observer: None,
+            body_returned: false,
         }
     }
 
@@ -281,10 +284,19 @@ impl Gateway {
     }
 
     /// PEP 3333's legacy `write()` callable: [`Gateway::write`], which an observer is
-    /// told was used (new applications yield their body instead).
+    /// told was used while the application was being called (new applications yield
+    /// their body instead; some guest SDKs send each chunk the body yields through
+    /// `write`, which is not the application's use of it).
     pub fn legacy_write(&mut self, data: &[u8]) -> Result<(), Violation> {
-        self.observe(&Event::LegacyWrite { bytes: data.len() });
+        if !self.body_returned {
+            self.observe(&Event::LegacyWrite { bytes: data.len() });
+        }
         self.write(data)
+    }
+
+    /// The application returned its body: the chunks come from it from now on.
+    pub fn body_returned(&mut self) {
+        self.body_returned = true;
     }
 
     fn send(&mut self, data: &[u8]) -> Result<(), Refused> {

@@ -36,7 +36,8 @@ pub enum Event<'a> {
         /// Whether it was the first call of the response.
         first: bool,
     },
-    /// The legacy `write()` callable was called with this many bytes.
+    /// The legacy `write()` callable was called with this many bytes, while the
+    /// application was being called.
     LegacyWrite {
         /// Bytes handed over.
         bytes: usize,
@@ -70,12 +71,13 @@ pub struct Record {
     pub refusals: Vec<(Rule, String)>,
     /// `start_response` calls accepted with `exc_info`.
     pub exc_info_calls: usize,
-    /// The first accepted `start_response` came with `exc_info`.
-    pub exc_info_first: bool,
-    /// Calls of the legacy `write()`.
+    /// Calls of the legacy `write()` while the application was being called.
     pub legacy_writes: usize,
     /// Empty chunks or writes while the headers were stored, not sent.
     pub empty_chunks_before_headers: usize,
+    /// Heads replaced (`exc_info`) after an empty chunk: wsgiref would have sent the
+    /// first head at that chunk, and refused the replacement.
+    pub replaced_after_empty_chunk: usize,
     /// The application's status, headers and body framing as they went out.
     pub head: Option<(Vec<u8>, Vec<Header>, Framing)>,
     /// Reads of wsgi.input.
@@ -123,7 +125,8 @@ impl Observer for Recorder {
             }
             Event::Stored { exc_info, first } => {
                 record.exc_info_calls += usize::from(exc_info);
-                record.exc_info_first |= exc_info && first;
+                let replaced = exc_info && !first && record.empty_chunks_before_headers > 0;
+                record.replaced_after_empty_chunk += usize::from(replaced);
             }
             Event::LegacyWrite { .. } => record.legacy_writes += 1,
             Event::EmptyChunkBeforeHeaders => record.empty_chunks_before_headers += 1,

@@ -168,10 +168,10 @@ rules! {
     LegacyWrite "legacy-write" Warning
         "PEP 3333 (the write() callable)"
         "write() is for legacy frameworks; new applications yield their body instead";
-    /// An empty chunk came before the headers went out.
+    /// An empty chunk came before the headers went out, and they were replaced after.
     EmptyChunkBeforeHeaders "empty-chunk-before-headers" Warning
         "PEP 3333 (buffering and streaming); wsgiref.handlers"
-        "an empty chunk before the first non-empty one sends the headers under wsgiref, not under wasgi or the PEP: do not rely on either";
+        "headers are replaced (exc_info) only before any chunk: wsgiref sends them at an empty chunk, where PEP 3333 and wasgi wait for a non-empty one";
     /// wsgi.input read again after it gave its end.
     InputReadPastEnd "input-read-past-end" Warning
         "PEP 3333 (input and error streams)"
@@ -180,10 +180,6 @@ rules! {
     InputUnread "input-unread" Warning
         "PEP 3333 (input and error streams); RFC 9112 section 9.3"
         "an application that answers a request with a body reads it (or knows it may ignore it): an unread body costs the connection";
-    /// `exc_info` on a first `start_response`.
-    ExcInfoFirstCall "exc-info-first-call" Warning
-        "PEP 3333 (error handling)"
-        "exc_info is for an error handler replacing a response already started, not for the first start_response";
     /// `exc_info` more than once in one response.
     ExcInfoRepeated "exc-info-repeated" Warning
         "PEP 3333 (error handling)"

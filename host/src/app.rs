@@ -376,6 +376,7 @@ impl Application {
             .call_call(&mut *store, environ)
             .map_err(trapped)?
             .map_err(Failure::App)?;
+        store.data_mut().gateway.body_returned();
         let drained = drain(api, store, body);
         if let Err(Failure::Trap(_)) = drained {
             // A trapped instance cannot run its close; it is torn down with the store.
