@@ -199,6 +199,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn docs_check_md_lists_every_rule_with_its_source() {
+        let docs = include_str!("../../docs/CHECK.md");
+        for rule in Rule::ALL {
+            let row = format!("| `{}` | {} |", rule.name(), rule.source());
+            assert!(docs.contains(&row), "docs/CHECK.md lacks the row {row}");
+        }
+        let rows = docs.lines().filter(|l| l.starts_with("| `")).count();
+        let key_rows = 6; // the table of --requests keys
+        assert_eq!(rows, Rule::ALL.len() + key_rows, "a rule in the docs that is not in Rule");
+    }
+
+    #[test]
     fn names_are_unique_and_errors_come_first() {
         let names: std::collections::BTreeSet<_> = Rule::ALL.iter().map(|r| r.name()).collect();
         assert_eq!(names.len(), Rule::ALL.len());
