@@ -207,7 +207,11 @@ mod tests {
         }
         let rows = docs.lines().filter(|l| l.starts_with("| `")).count();
         let key_rows = 6; // the table of --requests keys
-        assert_eq!(rows, Rule::ALL.len() + key_rows, "a rule in the docs that is not in Rule");
+        assert_eq!(
+            rows,
+            Rule::ALL.len() + key_rows,
+            "a rule in the docs that is not in Rule"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod apps;
 mod attack;
+mod check;
 mod cli;
 mod compile;
 mod conformance;
