@@ -46,7 +46,7 @@ fuzz_target!(|response: Response| {
         status_is_valid(&status),
         "status {status:?}"
     );
-    if let Err(message) = &verdict {
+    if let Err((_, message)) = &verdict {
         assert!(
             !message.is_empty() && message.len() < MAX_MESSAGE,
             "{message}"
@@ -89,7 +89,7 @@ fuzz_target!(|response: Response| {
                 assert_written_safely(&name, &value);
                 headers.push((name, value));
             }
-            Err(message) => {
+            Err((_, message)) => {
                 assert!(
                     !message.is_empty() && message.len() < MAX_MESSAGE,
                     "{message}"

@@ -8,10 +8,17 @@
 //! wasmtime here either: the host's driver (`wasgi::app`) feeds it what the guest does.
 
 use std::io;
+use std::sync::Arc;
 
 use crate::log::LogBudget;
+use crate::observe::{Event, Observer};
 use crate::response::{ClientFault, ErrorPage, Framing, Head, ResponseLimits};
+use crate::rules::Rule;
 use crate::validate;
+
+/// A refusal inside the gateway: the rule it enforces (none when the output failed,
+/// which is no rule of the application's) and the violation the application gets.
+type Refused = (Option<Rule>, Violation);
 
 /// A response header as the guest gave it: name, raw value.
 pub type Header = (String, Vec<u8>);
@@ -143,6 +150,9 @@ pub struct Gateway {
     log: LogBudget,
     /// The body passed `--max-output` (for the host's count of limits hit).
     over_output: bool,
+    observer: Option<Arc<dyn Observer>>,
+    /// The application returned its body: what it sends now comes from the body.
+    body_returned: bool,
 }
 
 impl Gateway {
@@ -159,7 +169,35 @@ impl Gateway {
             limits: ResponseLimits::DEFAULT,
             over_output: false,
             log: LogBudget::new(usize::MAX),
+            observer: None,
+            body_returned: false,
         }
+    }
+
+    /// Tells `observer` what the gateway sees (see [`crate::observe`]).
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn observe(&self, event: &Event<'_>) {
+        if let Some(observer) = &self.observer {
+            observer.observe(event);
+        }
+    }
+
+    /// Logs a refusal and tells the observer which rule it enforced.
+    fn refuse(&self, result: Result<(), Refused>) -> Result<(), Violation> {
+        result.map_err(|(rule, violation)| {
+            tracing::warn!("refused: {violation}");
+            if let Some(rule) = rule {
+                self.observe(&Event::Refused {
+                    rule,
+                    violation: &violation,
+                });
+            }
+            violation
+        })
     }
 
     /// Logs the text the guest hands over (exc_info) within `log`.
@@ -190,8 +228,7 @@ impl Gateway {
         exc_info: Option<String>,
     ) -> Result<(), Violation> {
         let result = self.store(status, headers, exc_info);
-        log_refusal(&result);
-        result
+        self.refuse(result)
     }
 
     fn store(
@@ -199,33 +236,44 @@ impl Gateway {
         status: Vec<u8>,
         headers: Vec<Header>,
         exc_info: Option<String>,
-    ) -> Result<(), Violation> {
+    ) -> Result<(), Refused> {
         if let Some(exc) = &exc_info {
             let exc = self.log.clip(exc);
             tracing::warn!("application reported an error through exc_info: {exc}");
         }
         if !matches!(self.phase, Phase::Open) {
-            return Err(self.closed());
+            return Err((Some(Rule::OutputAfterEnd), self.closed()));
         }
         match (&self.headers, exc_info.is_some()) {
             (Headers::Sent, true) => {
                 self.abort();
-                return Err(Violation::HeadersAlreadySent);
+                return Err((
+                    Some(Rule::ExcInfoAfterHeaders),
+                    Violation::HeadersAlreadySent,
+                ));
             }
             (Headers::Stored { .. } | Headers::Sent, false) => {
-                return Err(Violation::HeadersAlreadySet);
+                return Err((Some(Rule::StartResponseTwice), Violation::HeadersAlreadySet));
             }
             (Headers::None, _) | (Headers::Stored { .. }, true) => {}
         }
-        self.limits.check(&status, &headers)?;
-        validate::check_status(&status).map_err(Violation::InvalidStatus)?;
+        self.limits
+            .check(&status, &headers)
+            .map_err(|v| (Some(Rule::ResponseLimit), v))?;
+        let invalid_header = |(rule, message)| (Some(rule), Violation::InvalidHeader(message));
+        validate::check_status(&status)
+            .map_err(|(rule, message)| (Some(rule), Violation::InvalidStatus(message)))?;
         for (name, value) in &headers {
-            validate::check_header(name, value).map_err(Violation::InvalidHeader)?;
+            validate::check_header(name, value).map_err(invalid_header)?;
         }
-        validate::check_header_list(&headers).map_err(Violation::InvalidHeader)?;
-        if let Some(lint) = validate::lint_content_type(&status, &headers) {
+        validate::check_header_list(&headers).map_err(invalid_header)?;
+        if let Some((_, lint)) = validate::lint_content_type(&status, &headers) {
             tracing::info!("lint: {lint}");
         }
+        self.observe(&Event::Stored {
+            exc_info: exc_info.is_some(),
+            first: matches!(self.headers, Headers::None),
+        });
         self.headers = Headers::Stored { status, headers };
         Ok(())
     }
@@ -235,18 +283,39 @@ impl Gateway {
     /// headers first if they have not gone out, then itself, flushed.
     pub fn write(&mut self, data: &[u8]) -> Result<(), Violation> {
         let result = self.send(data);
-        log_refusal(&result);
-        result
+        self.refuse(result)
     }
 
-    fn send(&mut self, data: &[u8]) -> Result<(), Violation> {
+    /// PEP 3333's legacy `write()` callable: [`Gateway::write`], which an observer is
+    /// told was used while the application was being called (new applications yield
+    /// their body instead; some guest SDKs send each chunk the body yields through
+    /// `write`, which is not the application's use of it).
+    pub fn legacy_write(&mut self, data: &[u8]) -> Result<(), Violation> {
+        if !self.body_returned {
+            self.observe(&Event::LegacyWrite { bytes: data.len() });
+        }
+        self.write(data)
+    }
+
+    /// The application returned its body: the chunks come from it from now on.
+    pub fn body_returned(&mut self) {
+        self.body_returned = true;
+    }
+
+    fn send(&mut self, data: &[u8]) -> Result<(), Refused> {
         if !matches!(self.phase, Phase::Open) {
-            return Err(self.closed());
+            return Err((Some(Rule::OutputAfterEnd), self.closed()));
         }
         if matches!(self.headers, Headers::None) {
-            return Err(Violation::WriteBeforeStartResponse);
+            return Err((
+                Some(Rule::WriteBeforeStartResponse),
+                Violation::WriteBeforeStartResponse,
+            ));
         }
         if data.is_empty() {
+            if matches!(self.headers, Headers::Stored { .. }) {
+                self.observe(&Event::EmptyChunkBeforeHeaders);
+            }
             return Ok(());
         }
         let total = self.body_bytes + data.len() as u64;
@@ -255,20 +324,27 @@ impl Gateway {
             let outcome = self.fail();
             self.phase = Phase::Done(outcome);
             self.over_output = true;
-            return Err(Violation::OutputClosed(format!(
-                "limit: the response passed its --max-output of {max} bytes"
-            )));
+            return Err((
+                Some(Rule::ResponseLimit),
+                Violation::OutputClosed(format!(
+                    "limit: the response passed its --max-output of {max} bytes"
+                )),
+            ));
         }
-        self.send_stored_headers()?;
+        self.send_stored_headers().map_err(|v| (None, v))?;
         if let Framing::Length(declared) = self.framing
             && total > declared
         {
             self.abort();
-            return Err(Violation::OutputClosed(format!(
-                "the body is longer than its Content-Length of {declared} bytes: the response is aborted"
-            )));
+            return Err((
+                Some(Rule::ContentLengthMismatch),
+                Violation::OutputClosed(format!(
+                    "the body is longer than its Content-Length of {declared} bytes: the response is aborted"
+                )),
+            ));
         }
-        self.send_body(data).map_err(|e| self.output_failed(e))?;
+        self.send_body(data)
+            .map_err(|e| (None, self.output_failed(e)))?;
         self.body_bytes += data.len() as u64;
         Ok(())
     }
@@ -282,21 +358,34 @@ impl Gateway {
         if !matches!(self.phase, Phase::Done(_)) {
             if matches!(self.headers, Headers::None) {
                 self.seal();
-                return Err(Failure::Rule(Violation::WriteBeforeStartResponse));
+                return Err(self.broken(
+                    Rule::WriteBeforeStartResponse,
+                    Violation::WriteBeforeStartResponse,
+                ));
             }
             self.send_stored_headers().map_err(Failure::Rule)?;
             if let Framing::Length(declared) = self.framing
                 && declared != self.body_bytes
             {
                 self.seal();
-                return Err(Failure::Rule(Violation::OutputClosed(format!(
+                let short = Violation::OutputClosed(format!(
                     "the body ended after {} bytes, short of its Content-Length of {declared}",
                     self.body_bytes
-                ))));
+                ));
+                return Err(self.broken(Rule::ContentLengthMismatch, short));
             }
         }
         self.seal();
         Ok(())
+    }
+
+    /// The failure of a body that ended breaking `rule`, which the observer is told.
+    fn broken(&self, rule: Rule, violation: Violation) -> Failure {
+        self.observe(&Event::Refused {
+            rule,
+            violation: &violation,
+        });
+        Failure::Rule(violation)
     }
 
     /// Take no more output from the guest: its body is being closed.
@@ -313,10 +402,21 @@ impl Gateway {
             None => self.end_of_body().err(),
             some => some,
         };
+        let outcome = self.end(failure.as_ref());
+        self.observe(&Event::Ended {
+            outcome,
+            failure: failure.as_ref(),
+            body_bytes: self.body_bytes,
+        });
+        if let Some(failure) = failure {
+            self.log_failure(failure);
+        }
+        outcome
+    }
+
+    /// Ends the response as `failure` says, once; the outcome.
+    fn end(&mut self, failure: Option<&Failure>) -> Outcome {
         if let Phase::Done(outcome) = self.phase {
-            if let Some(failure) = failure {
-                self.log_failure(failure);
-            }
             return outcome;
         }
         let outcome = match failure {
@@ -328,10 +428,7 @@ impl Gateway {
                     Outcome::Aborted
                 }
             },
-            Some(failure) => {
-                self.log_failure(failure);
-                self.fail()
-            }
+            Some(_) => self.fail(),
         };
         self.phase = Phase::Done(outcome);
         outcome
@@ -400,8 +497,13 @@ impl Gateway {
             self.headers = stored;
             return Ok(());
         };
-        self.send_head(&status, &headers)
-            .map_err(|e| self.output_failed(e))
+        let sent = self.send_head(&status, &headers);
+        self.observe(&Event::Sent(&Head {
+            status: &status,
+            headers: &headers,
+            framing: self.framing,
+        }));
+        sent.map_err(|e| self.output_failed(e))
     }
 
     /// Decides the framing of a response with this head and sends the head so framed.
@@ -442,12 +544,6 @@ impl Gateway {
             }
             .to_owned(),
         )
-    }
-}
-
-fn log_refusal(result: &Result<(), Violation>) {
-    if let Err(v) = result {
-        tracing::warn!("refused: {v}");
     }
 }
 

@@ -5,9 +5,11 @@
 //! (`wsgi.input_terminated`, as with a chunked request or `--body -`).
 
 use std::io::{self, Read};
+use std::sync::Arc;
 
 use crate::environ::Environ;
 use crate::gateway::Violation;
+use crate::observe::{Event, Observer};
 use crate::response::ClientFault;
 
 /// The most one `read-input` call returns: a guest asking for 4 GiB gets this much, so
@@ -21,6 +23,9 @@ pub struct Input {
     remaining: Option<u64>,
     /// Set when the client made a read fail (too slow, too large).
     fault: Option<ClientFault>,
+    /// A read gave the end of the body.
+    ended: bool,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl Input {
@@ -36,7 +41,15 @@ impl Input {
             reader,
             remaining,
             fault: None,
+            ended: false,
+            observer: None,
         }
+    }
+
+    /// Tells `observer` of every read (see [`crate::observe`]).
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// A request with no body.
@@ -45,6 +58,8 @@ impl Input {
             reader: Box::new(io::empty()),
             remaining: Some(0),
             fault: None,
+            ended: false,
+            observer: None,
         }
     }
 
@@ -56,6 +71,18 @@ impl Input {
     /// Reads at most `max` bytes (and at most [`MAX_READ`]); an empty result means the
     /// end of the body.
     pub fn read(&mut self, max: u32) -> Result<Vec<u8>, Violation> {
+        let read = self.read_bounded(max);
+        if let (Some(observer), Ok(bytes)) = (&self.observer, &read) {
+            observer.observe(&Event::Read {
+                bytes: bytes.len(),
+                after_end: self.ended,
+            });
+        }
+        self.ended |= read.as_ref().is_ok_and(Vec::is_empty);
+        read
+    }
+
+    fn read_bounded(&mut self, max: u32) -> Result<Vec<u8>, Violation> {
         let mut want = (max as usize).min(MAX_READ);
         if let Some(left) = self.remaining {
             want = want.min(usize::try_from(left).unwrap_or(usize::MAX));

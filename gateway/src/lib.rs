@@ -11,7 +11,9 @@
 //! - [`response`]: what is decided about a response before it is written (its
 //!   [`Head`] and [`Framing`], which responses carry no body, the error pages);
 //! - [`input`]: wsgi.input, bounded by CONTENT_LENGTH;
-//! - [`log`]: the guest's share of the host's log.
+//! - [`log`]: the guest's share of the host's log;
+//! - [`rules`]: every rule, named, with its severity and source; [`observe`]: what the
+//!   gateway saw, told to an observer; [`lint`]: diagnostics from that (`wasgi check`).
 //!
 //! No wasmtime and no tokio: the crate builds for `wasm32-wasip2` as well as the host.
 //!
@@ -49,10 +51,14 @@
 pub mod environ;
 pub mod gateway;
 pub mod input;
+pub mod lint;
 pub mod log;
+pub mod observe;
 pub mod response;
+pub mod rules;
 pub mod validate;
 
 pub use environ::Environ;
 pub use gateway::{Failure, Gateway, Header, Outcome, Sink, Violation};
 pub use response::{ClientFault, ErrorPage, Framing, Head, ResponseLimits};
+pub use rules::{Rule, Severity};

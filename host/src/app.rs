@@ -8,7 +8,7 @@
 //! ends call `handle` with a [`Sink`]; every rule lives in the gateway core.
 
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::{Engine, Store};
@@ -18,6 +18,7 @@ use wasgi_gateway::environ::Environ;
 use wasgi_gateway::gateway::{Failure, Gateway, Header, Outcome, Sink, Violation};
 use wasgi_gateway::input::Input;
 use wasgi_gateway::log::LogBudget;
+use wasgi_gateway::observe::Observer;
 use wasgi_gateway::response::{ClientFault, Head};
 
 use crate::artifact::{self, Kind, cwasm};
@@ -99,6 +100,15 @@ pub struct Request {
     pub input: Input,
 }
 
+/// What one request's guest took, as [`Application::handle_observed`] measures it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes of the largest of its memories, at their largest.
+    pub peak_memory: usize,
+    /// A memory or table growth was refused (`--max-memory`).
+    pub memory_refused: bool,
+}
+
 /// A component checked against the wasgi world and ready to instantiate, once per
 /// request.
 pub struct Application {
@@ -117,18 +127,25 @@ impl Application {
     /// given; or loads the `.cwasm` at `path` that `wasgi compile` wrote, after
     /// checking it. Every refusal says which file and what is wrong with it.
     pub fn load(engine: &Engine, path: &Path, cache: Option<&Cache>) -> Result<Self, Error> {
-        let component = match (artifact::kind(path)?, cache) {
-            (Kind::Precompiled, _) => cwasm::load(engine, path)?,
-            (Kind::Component, Some(cache)) => cache.component(engine, path)?,
-            (Kind::Component, None) => artifact::compile_file(engine, path, None)?.1,
-        };
+        let component = load_component(engine, path, cache)?;
+        Self::from_component(engine, path, &component, cache)
+    }
+
+    /// Prepares the component loaded from `path` (by [`load_component`]), with the
+    /// files it carries (extracted into `cache`'s directory when given).
+    pub(crate) fn from_component(
+        engine: &Engine,
+        path: &Path,
+        component: &Component,
+        cache: Option<&Cache>,
+    ) -> Result<Self, Error> {
         // Hook: the component's carried files (see `bundle`).
         let carried =
             Carried::load(path, cache.map(Cache::dir)).map_err(|reason| Error::Invalid {
                 path: path.to_owned(),
                 reason,
             })?;
-        let mut app = Self::new(engine, path, &component)?;
+        let mut app = Self::new(engine, path, component)?;
         app.grants.dirs = carried.iter().flat_map(Carried::grants).collect();
         app.carried = carried;
         Ok(app)
@@ -245,6 +262,18 @@ impl Application {
     /// the response ended. Never fails: whatever the guest does becomes a response (a
     /// 500, an aborted body) and a log line.
     pub fn handle(&self, request: Request, sink: Box<dyn Sink>) -> Outcome {
+        self.handle_observed(request, sink, None).0
+    }
+
+    /// [`Application::handle`], telling `observer` what the gateway saw (see
+    /// [`wasgi_gateway::observe`]; the input is observed if the caller gave it the
+    /// observer too), and measuring what the guest took.
+    pub fn handle_observed(
+        &self,
+        request: Request,
+        sink: Box<dyn Sink>,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> (Outcome, Usage) {
         let Request { environ, input } = request;
         let method = environ.get("REQUEST_METHOD").unwrap_or_default().to_vec();
         let wit_environ = WitEnviron {
@@ -260,10 +289,12 @@ impl Application {
             Ok(instance) => instance,
             Err(e) => {
                 let log = LogBudget::new(self.limits.max_log);
-                return self.gateway(sink, &method, log).fail_with(Failure::Trap(e));
+                let gateway = self.gateway(sink, &method, log, observer);
+                return (gateway.fail_with(Failure::Trap(e)), Usage::default());
             }
         };
-        let gateway = self.gateway(sink, &method, instance.store.data().log.clone());
+        let log = instance.store.data().log.clone();
+        let gateway = self.gateway(sink, &method, log, observer);
         let failure = match begin(&mut instance.store, &self.limits, gateway, input) {
             Ok(()) => self.run(&mut instance, &wit_environ).err(),
             Err(failure) => Some(failure),
@@ -273,6 +304,11 @@ impl Application {
         if let Some(fault) = fault {
             gateway.blame_client(fault);
         }
+        let memory = &instance.store.data().memory;
+        let usage = Usage {
+            peak_memory: memory.peak(),
+            memory_refused: memory.refused(),
+        };
         // A spare goes back before the response ends, so the client's next request
         // finds it; any other instance is dropped after, off the response's path.
         let dropped = match &self.reuse {
@@ -284,15 +320,25 @@ impl Application {
         };
         let outcome = gateway.finish(failure);
         drop(dropped);
-        outcome
+        (outcome, usage)
     }
 
     /// The gateway of one response.
-    fn gateway(&self, sink: Box<dyn Sink>, method: &[u8], log: LogBudget) -> Gateway {
-        Gateway::new(sink)
+    fn gateway(
+        &self,
+        sink: Box<dyn Sink>,
+        method: &[u8],
+        log: LogBudget,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Gateway {
+        let gateway = Gateway::new(sink)
             .for_method(method)
             .with_limits(self.limits.response)
-            .with_log_budget(log)
+            .with_log_budget(log);
+        match observer {
+            Some(observer) => gateway.with_observer(observer),
+            None => gateway,
+        }
     }
 
     /// A new store, not yet instantiated (that happens in [`Self::run`], within the
@@ -333,6 +379,7 @@ impl Application {
             .call_call(&mut *store, environ)
             .map_err(trapped)?
             .map_err(Failure::App)?;
+        store.data_mut().gateway.body_returned();
         let drained = drain(api, store, body);
         if let Err(Failure::Trap(_)) = drained {
             // A trapped instance cannot run its close; it is torn down with the store.
@@ -342,6 +389,20 @@ impl Application {
         let closed = body.resource_drop(&mut *store).map_err(trapped);
         drained.and(closed)
     }
+}
+
+/// The component at `path`: compiled (through `cache` when given), or loaded from the
+/// `.cwasm` that `wasgi compile` wrote, after checking it.
+pub(crate) fn load_component(
+    engine: &Engine,
+    path: &Path,
+    cache: Option<&Cache>,
+) -> Result<Component, Error> {
+    Ok(match (artifact::kind(path)?, cache) {
+        (Kind::Precompiled, _) => cwasm::load(engine, path)?,
+        (Kind::Component, Some(cache)) => cache.component(engine, path)?,
+        (Kind::Component, None) => artifact::compile_file(engine, path, None)?.1,
+    })
 }
 
 /// Hands `store` one request: its gateway and input, and its own budgets of time,
@@ -560,7 +621,7 @@ impl bindings::wasgi::gateway::server::Host for RequestState {
     }
 
     fn write(&mut self, data: Vec<u8>) -> Result<(), GatewayError> {
-        self.gateway.write(&data).map_err(Into::into)
+        self.gateway.legacy_write(&data).map_err(Into::into)
     }
 
     fn read_input(&mut self, max_bytes: u32) -> Result<Vec<u8>, GatewayError> {

@@ -462,17 +462,21 @@ pub fn handler_app(args: &[OsString], var: impl Fn(&str) -> Option<OsString>) ->
     (args.is_empty() || search_words()).then(|| PathBuf::from(app))
 }
 
+/// Whether `name` is an RFC 9110 token (section 5.6.2), as a header name must be.
+pub fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 /// Splits a `--header 'Name: value'` flag, checking that the name is a token.
 pub fn parse_header(flag: &str) -> Result<(String, Vec<u8>), String> {
     let (name, value) = flag
         .split_once(':')
         .ok_or_else(|| format!("header {flag:?} has no ':' (write it as 'Name: value')"))?;
     let name = name.trim();
-    let token = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !token {
+    if !is_token(name) {
         return Err(format!("header name {name:?} is not a token (RFC 9110)"));
     }
     Ok((name.to_owned(), value.trim().as_bytes().to_vec()))

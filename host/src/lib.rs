@@ -19,6 +19,8 @@
 //! - [`limits`]: how much time, CPU, memory, output and resources one request's guest
 //!   may take;
 //! - [`grants`]: what a guest may reach beyond its request (nothing by default);
+//! - [`check`]: `wasgi check`, diagnostics for an application at `wsgiref.validate`
+//!   grade;
 //! - [`cgi`]: the CGI front end (`wasgi run`);
 //! - [`serve`]: the HTTP front end (`wasgi serve`), and [`metrics`]: what it counts.
 //!
@@ -46,6 +48,7 @@ pub mod artifact;
 pub mod bundle;
 pub mod cache;
 pub mod cgi;
+pub mod check;
 mod error;
 pub mod grants;
 pub mod limits;
@@ -53,8 +56,8 @@ pub mod metrics;
 pub mod serve;
 
 /// The gateway core, re-exported: it is its own crate (`wasgi-gateway`, no wasmtime).
-pub use wasgi_gateway::{environ, gateway, input, log, response, validate};
+pub use wasgi_gateway::{environ, gateway, input, lint, log, observe, response, rules, validate};
 
-pub use app::{Application, Request, engine, pooled_engine};
+pub use app::{Application, Request, Usage, engine, pooled_engine};
 pub use error::Error;
 pub use wasgi_gateway::{Environ, Outcome, Sink};

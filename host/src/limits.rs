@@ -95,6 +95,8 @@ pub(crate) struct MemoryLimiter {
     /// A growth was refused: the guest hit its limit (so, under `--reuse`, its
     /// instance is not used again).
     refused: bool,
+    /// The largest size a memory was allowed to grow to (its creation included).
+    peak: usize,
 }
 
 impl MemoryLimiter {
@@ -102,12 +104,19 @@ impl MemoryLimiter {
         Self {
             max,
             refused: false,
+            peak: 0,
         }
     }
 
     /// Whether a growth was refused.
     pub(crate) fn refused(&self) -> bool {
         self.refused
+    }
+
+    /// Bytes of the largest memory at its largest (`wasgi check` compares it with
+    /// `--max-memory`).
+    pub(crate) fn peak(&self) -> usize {
+        self.peak
     }
 }
 
@@ -126,7 +135,10 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
                 self.refused = true;
                 Ok(false)
             }
-            _ => Ok(true),
+            _ => {
+                self.peak = self.peak.max(desired);
+                Ok(true)
+            }
         }
     }
 

@@ -9,6 +9,7 @@
 mod admin;
 mod apps;
 mod attack;
+mod check;
 mod cli;
 mod compile;
 mod conformance;

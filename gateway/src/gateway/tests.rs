@@ -557,3 +557,32 @@ fn the_error_page_of_a_head_request_has_no_body_but_over_cgi() {
         assert_eq!(*rec.framings.lock().expect("lock"), [Framing::None]);
     }
 }
+
+#[test]
+fn an_observer_is_told_each_refusal_with_its_rule_and_what_went_out() {
+    use crate::observe::Recorder;
+    use crate::rules::Rule;
+    let recorder = Recorder::new();
+    let (gw, _rec) = gateway();
+    let mut gw = gw.with_observer(std::sync::Arc::new(recorder.clone()));
+    gw.write(b"early").expect_err("before start_response");
+    gw.start_response(b"200 OK".to_vec(), ct(), None)
+        .expect("ok");
+    gw.start_response(b"200 OK".to_vec(), ct(), None)
+        .expect_err("twice");
+    gw.write(b"").expect("empty");
+    gw.legacy_write(b"body").expect("write");
+    assert_eq!(gw.finish(None), Outcome::Completed);
+    let record = recorder.record();
+    let rules: Vec<Rule> = record.refusals.iter().map(|r| r.0).collect();
+    assert_eq!(
+        rules,
+        [Rule::WriteBeforeStartResponse, Rule::StartResponseTwice]
+    );
+    assert_eq!(record.legacy_writes, 1);
+    assert_eq!(record.empty_chunks_before_headers, 1);
+    assert_eq!(record.head, Some((b"200 OK".to_vec(), ct(), Framing::Open)));
+    assert_eq!(record.outcome, Some(Outcome::Completed));
+    assert_eq!(record.body_bytes, 4);
+    assert_eq!(record.failure, None);
+}

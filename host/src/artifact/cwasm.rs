@@ -87,6 +87,13 @@ pub(crate) fn files_range(
     Ok((files_len > 0).then_some((offset, files_len, digest)))
 }
 
+/// Which wasgi wrote the `.cwasm` in `bytes` (its maker text), if it starts like one.
+pub(crate) fn maker_of(bytes: &[u8]) -> Option<String> {
+    let rest = bytes.strip_prefix(MAGIC.as_slice())?;
+    let length = usize::from(u16::from_le_bytes(rest.get(..2)?.try_into().ok()?));
+    Some(String::from_utf8_lossy(rest.get(2..2 + length)?).into_owned())
+}
+
 /// The header of a `.cwasm` holding `artifact` and the carried `files`.
 fn header(engine: &Engine, artifact: &[u8], files: &[u8]) -> Vec<u8> {
     let maker = maker();

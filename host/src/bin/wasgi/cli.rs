@@ -87,6 +87,63 @@ from the environment, a comma-separated list for --trusted-proxy and --allow-con
         mut_args = from_env
     )]
     Serve(ServeArgs),
+    /// Check an application against PEP 3333, wsgiref.validate and RFC 9110: what it
+    /// imports and needs, then a corpus of requests, each deviation a diagnostic.
+    #[command(after_help = "\
+Static: the wasgi world it implements (and its version), its imports and the grants
+they need (--dir, --env, --allow-connect), its size and compiled size, and the
+toolchain that built it (its producers sections; a .cwasm keeps none).
+
+Dynamic: a built-in corpus of requests (GET, HEAD, OPTIONS, POST forms and JSON, a
+1 MiB body, every byte value, paths that are not UTF-8, a SCRIPT_NAME, ...) and those
+of --requests FILE (JSON lines: {\"name\", \"method\", \"path\", \"script_name\",
+\"headers\": [[name, value]], \"body\"}), each in a fresh instance under wasgi serve's
+default limits (--timeout 30, --max-memory 256MiB; the guest flags change them).
+Every refusal of the gateway is an error naming its rule; what it lets through but a
+careful server warns about is a warning. The rules and their sources: docs/CHECK.md.
+The guest's own stderr and stdout go to stderr, as under wasgi run.
+
+Exit status:
+  0   no error (warnings allowed, unless --strict)
+  5   the check found errors (or, with --strict, warnings)
+  10  the file cannot be read
+  11  the file is not a WebAssembly component (or a .cwasm this wasgi cannot load)
+  12  the component does not implement the wasgi world (the report says why)
+  1   the host itself failed
+  2   the command line is wrong (a --requests file included)")]
+    Check(CheckArgs),
+}
+
+/// `wasgi check`'s options.
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// The application: a wasm component, or a .cwasm written by `wasgi compile`.
+    pub app: PathBuf,
+    /// More requests, one JSON object per line (see below and docs/CHECK.md).
+    #[arg(long, value_name = "FILE")]
+    pub requests: Option<PathBuf>,
+    /// Make only the --requests, not the built-in corpus.
+    #[arg(long, requires = "requests")]
+    pub no_builtin: bool,
+    /// `human`, grouped by rule; or `json`, for CI.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: CheckFormat,
+    /// Fail on warnings too.
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub guest: GuestArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// How `wasgi check` writes its report.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// For people: grouped by rule, each finding with the requests that showed it.
+    Human,
+    /// One JSON object (docs/CHECK.md).
+    Json,
 }
 
 /// `wasgi run`'s options.

@@ -1,5 +1,5 @@
 //! What each command does, once its flags are parsed: `wasgi run` (and the CGI
-//! handler form), `wasgi compile` and `wasgi serve`.
+//! handler form), `wasgi compile`, `wasgi serve` and `wasgi check`.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -15,7 +15,8 @@ use wasgi::serve::{Limits, Service};
 use wasgi::{Application, Error, Outcome, Request, cgi};
 
 use crate::cli::{
-    CacheArgs, Command, CompileArgs, LogFormatArg, RunArgs, SERVE_GUEST_LIMITS, ServeArgs,
+    CacheArgs, CheckArgs, CheckFormat, Command, CompileArgs, LogFormatArg, RunArgs, SERVE_GUEST_LIMITS,
+    ServeArgs,
 };
 use crate::exit::Failure;
 
@@ -40,7 +41,59 @@ pub fn dispatch(command: Command, nph_name: bool) -> Result<Outcome, Failure> {
         Command::Compile(args) => compile(args),
         Command::Run(args) => run(args, nph_name),
         Command::Serve(args) => serve(args).map(|()| Outcome::Completed),
+        Command::Check(args) => check(args).map(|()| Outcome::Completed),
     }
+}
+
+/// `wasgi check`: the report on stdout; a failed check is an error (see `exit.rs`).
+fn check(args: CheckArgs) -> Result<(), Failure> {
+    use std::io::Write as _;
+    use wasgi::check::{self, corpus};
+    use wasgi::rules::{Rule, Severity};
+    let mut requests = if args.no_builtin {
+        Vec::new()
+    } else {
+        corpus::builtin()
+    };
+    if let Some(path) = &args.requests {
+        let file = path.display();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::Usage(format!("cannot read --requests {file}: {e}")))?;
+        let more =
+            corpus::parse(&text).map_err(|e| Failure::Usage(format!("--requests {file}: {e}")))?;
+        requests.extend(more);
+    }
+    let limits = args.guest.limits(SERVE_GUEST_LIMITS);
+    let engine = wasgi::engine(&limits)?;
+    let cache = args.cache.cache();
+    let report = check::check(
+        &engine,
+        &args.app,
+        cache.as_ref(),
+        limits,
+        args.guest.grants(),
+        &requests,
+    )
+    .map_err(|e| match e {
+        check::CheckError::Load(e) => Failure::Load(e),
+        check::CheckError::Grants(e) => Failure::Usage(e),
+    })?;
+    let text = match args.format {
+        CheckFormat::Human => report.human(),
+        CheckFormat::Json => format!("{}\n", report.json()),
+    };
+    std::io::stdout().write_all(text.as_bytes())?;
+    let errors = report.count(Severity::Error);
+    let warnings = report.count(Severity::Warning);
+    if errors > 0 || (args.strict && warnings > 0) {
+        return Err(Failure::Checked {
+            app: args.app,
+            errors,
+            warnings,
+            world: report.diagnostics.iter().any(|d| d.rule == Rule::World),
+        });
+    }
+    Ok(())
 }
 
 /// The CGI handler form: `wasgi run $WASGI_APP` with every default.

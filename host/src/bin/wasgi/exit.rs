@@ -16,6 +16,8 @@ const USAGE: u8 = 2;
 const APP_FAILED: u8 = 3;
 /// The response was aborted after its headers went out.
 const ABORTED: u8 = 4;
+/// `wasgi check` found errors (or, with `--strict`, warnings).
+const CHECK_FAILED: u8 = 5;
 /// A file cannot be read.
 const UNREADABLE: u8 = 10;
 /// The file is not a WebAssembly component (or a loadable .cwasm).
@@ -41,6 +43,19 @@ pub enum Failure {
     /// unknown WASGI_FRAMING): exit 2, as clap's own usage errors.
     #[error("{0}")]
     Usage(String),
+    /// `wasgi check` found errors, or warnings under `--strict` (its report says
+    /// which); `world` when the component does not implement the wasgi world.
+    #[error("{app:?}: the check found {errors} errors and {warnings} warnings")]
+    Checked {
+        /// The application checked.
+        app: PathBuf,
+        /// Errors found.
+        errors: usize,
+        /// Warnings found.
+        warnings: usize,
+        /// Whether it does not implement the wasgi world.
+        world: bool,
+    },
     /// The host itself failed (stdout unavailable, a socket that does not bind).
     #[error(transparent)]
     Host(#[from] anyhow::Error),
@@ -65,6 +80,8 @@ impl Failure {
             ) => NOT_A_COMPONENT,
             Self::Load(Error::NotAnApp { .. }) => NOT_AN_APP,
             Self::Usage(_) => USAGE,
+            Self::Checked { world: true, .. } => NOT_AN_APP,
+            Self::Checked { .. } => CHECK_FAILED,
             Self::Load(_) | Self::Host(_) => HOST,
         }
     }
