@@ -15,8 +15,8 @@ use wasgi::serve::{Limits, Service};
 use wasgi::{Application, Error, Outcome, Request, cgi};
 
 use crate::cli::{
-    CacheArgs, CheckArgs, CheckFormat, Command, CompileArgs, LogFormatArg, RunArgs, SERVE_GUEST_LIMITS,
-    ServeArgs,
+    CacheArgs, CheckArgs, CheckFormat, Command, CompileArgs, LogFormatArg, RunArgs,
+    SERVE_GUEST_LIMITS, ServeArgs,
 };
 use crate::exit::Failure;
 
