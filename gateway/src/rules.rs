@@ -120,10 +120,6 @@ rules! {
     ResponseLimit "response-limit" Error
         "wasgi (--max-response-headers, --max-response-header-bytes, --max-output)"
         "the response stays within the server's caps on header count, header bytes and body bytes";
-    /// Reading the request body failed.
-    InputFailed "input-failed" Error
-        "PEP 3333 (input and error streams)"
-        "reading wsgi.input fails only when the client breaks the request";
     /// The application returned an error.
     AppError "app-error" Error
         "PEP 3333 (error handling)"

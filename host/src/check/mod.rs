@@ -1,12 +1,12 @@
 //! `wasgi check`: `wsgiref.validate`-grade diagnostics for a component in any
 //! language.
 //!
-//! Static ([`inspect`]): the world and its version, the imports and the grants they
-//! need, the sizes, the toolchain. Dynamic ([`dynamic`]): a corpus of requests
+//! Static (`inspect.rs`): the world and its version, the imports and the grants they
+//! need, the sizes, the toolchain. Dynamic (`dynamic.rs`): a corpus of requests
 //! ([`corpus`]), each in a fresh instance under the limits given, every deviation a
 //! diagnostic naming its [`Rule`] and the rule's source. The rules are the gateway's
 //! own ([`wasgi_gateway::rules`]): its refusals are reported as it made them (through
-//! its observer), never checked a second time here. [`report`] writes the result for
+//! its observer), never checked a second time here. `report.rs` writes the result for
 //! people or as JSON.
 
 pub mod corpus;
