@@ -16,8 +16,9 @@
 //!
 //! Byte strings in the corpus are JSON strings (their UTF-8 bytes), `{"hex": "…"}`,
 //! `{"repeat": "…", "times": N}`, or an array of those, concatenated. In `serve`
-//! expectations `${REMOTE_PORT}` (the client's port) and `${SERVER_SOFTWARE}` are
-//! replaced before comparing.
+//! expectations `${REMOTE_PORT}` (the client's port), `${SERVER_SOFTWARE}` and
+//! `${REQUEST_ID}` (made by the server: read back from the body, its shape checked)
+//! are replaced before comparing.
 
 use std::collections::BTreeSet;
 use std::io::{Read as _, Write as _};
@@ -332,6 +333,8 @@ fn check_serve(server: &Server, case: &Value, want: &Value, failures: &mut Vec<S
             return;
         }
     };
+    let id = request_id(&got_body);
+    let fill = |text: Vec<u8>| replace(&fill(text), b"${REQUEST_ID}", &id);
     let head_want = fill(bytes(&want["head"]));
     if head != head_want {
         failures.push(format!(
@@ -362,6 +365,24 @@ fn check_serve(server: &Server, case: &Value, want: &Value, failures: &mut Vec<S
         // Logged as the request ends, which may be just after the client saw it end.
         server.wait_for_log(&needle);
     }
+}
+
+/// The `REQUEST_ID` an environ body shows (the server makes it, so the corpus cannot
+/// spell it): its value, which must have the shape of a made id (`PREFIX-N`, eight
+/// hex digits and a count); nothing when the body has none.
+fn request_id(body: &[u8]) -> Vec<u8> {
+    let key = b"\"REQUEST_ID\": \"";
+    let Some(at) = body.windows(key.len()).position(|w| w == key) else {
+        return Vec::new();
+    };
+    let rest = &body[at + key.len()..];
+    let id = &rest[..rest.iter().position(|&b| b == b'"').unwrap_or(0)];
+    let shaped = id.len() > 9
+        && id[..8].iter().all(u8::is_ascii_hexdigit)
+        && id[8] == b'-'
+        && id[9..].iter().all(u8::is_ascii_digit);
+    assert!(shaped, "REQUEST_ID {:?}", String::from_utf8_lossy(id));
+    id.to_vec()
 }
 
 /// Sends `wire` and reads the whole response (the server closes the connection).

@@ -2,8 +2,8 @@
 
 The expected bytes are spelled out here once, readably; run `python3 corpus.py` after
 editing. Byte strings in the JSON: a string (its UTF-8 bytes), {"hex": ...},
-{"repeat": ..., "times": N}, or an array of those, concatenated. `${REMOTE_PORT}` and
-`${SERVER_SOFTWARE}` in serve expectations are filled in by the test.
+{"repeat": ..., "times": N}, or an array of those, concatenated. `${REMOTE_PORT}`,
+`${SERVER_SOFTWARE}` and `${REQUEST_ID}` in serve expectations are filled in by the test.
 """
 
 import json
@@ -220,6 +220,7 @@ OVER_HTTP = {
     "QUERY_STRING": "q=1",
     "REMOTE_ADDR": "127.0.0.1",
     "REMOTE_PORT": "${REMOTE_PORT}",
+    "REQUEST_ID": "${REQUEST_ID}",
     "REQUEST_METHOD": "GET",
     "SCRIPT_NAME": "",
     "SERVER_NAME": "conformance.test",
