@@ -326,8 +326,10 @@ pub fn os_bytes(bytes: &[u8]) -> OsString {
 /// A running `wasgi serve`, killed when dropped.
 pub struct Server {
     child: Child,
-    /// Where it listens.
+    /// Where it listens: its TCP address (`0.0.0.0:0` on a unix socket).
     pub addr: std::net::SocketAddr,
+    /// Where it says it listens: `http://ADDR` or `unix:PATH`.
+    pub listening: String,
     log: std::sync::Arc<(std::sync::Mutex<String>, std::sync::Condvar)>,
 }
 
@@ -345,7 +347,15 @@ impl Server {
 
     /// Starts `cmd`, a `wasgi serve` command line, and waits for its `listening on`
     /// line (never sleeps).
-    pub fn spawn(mut cmd: Command) -> Self {
+    pub fn spawn(cmd: Command) -> Self {
+        let mut server = Self::launch(cmd);
+        server.wait_until_listening();
+        server
+    }
+
+    /// Starts `cmd` without waiting for it to listen: for a wasgi that something
+    /// else starts later (systemd-socket-activate, on the first connection).
+    pub fn launch(mut cmd: Command) -> Self {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -357,15 +367,11 @@ impl Server {
             std::sync::Mutex::new(String::new()),
             std::sync::Condvar::new(),
         ));
-        let (tx, rx) = mpsc::channel();
         let sink = log.clone();
         std::thread::spawn(move || {
             use std::io::BufRead;
             for line in std::io::BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("listening on http://") {
-                    let _ = tx.send(addr.to_owned());
-                }
                 let (text, changed) = &*sink;
                 let mut text = text.lock().expect("log lock");
                 text.push_str(&line);
@@ -373,14 +379,26 @@ impl Server {
                 changed.notify_all();
             }
         });
-        let addr = match rx.recv_timeout(HANG) {
-            Ok(addr) => addr.parse().expect("a socket address"),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("wasgi serve printed no `listening on` line within {HANG:?}");
-            }
-        };
-        Self { child, addr, log }
+        Self {
+            child,
+            addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            listening: String::new(),
+            log,
+        }
+    }
+
+    /// Waits for the `listening on` line (failing the test if it does not come within
+    /// [`HANG`]) and takes the address from it.
+    pub fn wait_until_listening(&mut self) {
+        let log = self.wait_for_log("listening on ");
+        let listening = log
+            .lines()
+            .find_map(|line| line.strip_prefix("listening on "))
+            .expect("the line");
+        if let Some(addr) = listening.strip_prefix("http://") {
+            self.addr = addr.parse().expect("a socket address");
+        }
+        self.listening = listening.to_owned();
     }
 
     /// `http://ADDR` + `path`.
@@ -477,6 +495,16 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Fails the test unless `got` is exactly `want` (shown as text, to read the diff).
+#[track_caller]
+pub fn assert_bytes(got: &[u8], want: &[u8]) {
+    assert_eq!(
+        String::from_utf8_lossy(got),
+        String::from_utf8_lossy(want),
+        "response bytes"
+    );
 }
 
 /// A real HTTP client that hands back every status (no status is an error).

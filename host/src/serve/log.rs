@@ -9,13 +9,13 @@
 //! connection cap). And a few lines that must not flood the log under attack: the
 //! [`Throttle`].
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
 
+use super::listen::Peer;
 use crate::gateway::Outcome;
 
 /// How an exchange ended, as the access log says it.
@@ -58,7 +58,7 @@ impl Ending {
 /// The access log line of one request.
 pub(super) struct AccessLog {
     pub(super) id: u64,
-    pub(super) remote: SocketAddr,
+    pub(super) remote: Peer,
     pub(super) method: String,
     pub(super) path: String,
     pub(super) started: Instant,
@@ -97,7 +97,7 @@ impl AccessLog {
 
 /// A response hyper sent on its own, or the 408 for a request head that took too
 /// long: no method or path is known, and nothing reached the guest.
-pub(super) fn rejected(id: u64, remote: SocketAddr, status: StatusCode, reason: &str) {
+pub(super) fn rejected(id: u64, remote: Peer, status: StatusCode, reason: &str) {
     tracing::info!(
         target: "wasgi::access",
         "{id} {remote} - - {} 0B - client: {reason}",

@@ -7,11 +7,10 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use wasgi::cache::Cache;
 use wasgi::grants::Grants;
 use wasgi::limits::GuestLimits;
-use wasgi::serve::Limits;
+use wasgi::serve::{Address, Limits, Listener};
 use wasgi::{Application, Error, Outcome, Request, cgi};
 
 use crate::cli::{CacheArgs, Command, CompileArgs, RunArgs, SERVE_GUEST_LIMITS, ServeArgs};
@@ -162,6 +161,10 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         limits: args.guest.limits(SERVE_GUEST_LIMITS),
         grants: args.guest.grants(),
     };
+    // First: a socket from systemd is descriptor 3 until something else opens a file
+    // (loading the app does) and takes that number; and a bad address fails before
+    // a long compile.
+    let listener = listener(args.addr)?;
     let max_instances = u32::try_from(limits.max_concurrency).unwrap_or(u32::MAX);
     let mut application = load(&args.app, guest, args.cache.cache().as_ref(), |guest| {
         wasgi::pooled_engine(max_instances, guest)
@@ -170,21 +173,16 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         // At most one spare per slot: no more can be busy at once.
         application = application.with_reuse(limits.max_concurrency);
     }
-    let addr: SocketAddr = args.addr;
-    let listener =
-        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
-    listener.set_nonblocking(true)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(limits.max_concurrency + 16)
         .build()?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        let addr = listener.local_addr()?;
+        let addr = listener.address().clone();
         // The stop signals are handled from here on, before the server says it is
         // listening (see `stop_signal`).
         let stop = stop_signal();
-        let ready = || eprintln!("listening on http://{addr}");
+        let ready = || eprintln!("listening on {addr}");
         wasgi::serve::serve(application, listener, limits, stop, ready).await
     })?;
     // Requests still in flight past --shutdown-timeout (a guest with --timeout 0 may
@@ -192,6 +190,23 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     // their threads.
     runtime.shutdown_background();
     Ok(())
+}
+
+/// The socket systemd passed (socket activation), else `--addr` bound (by default
+/// 127.0.0.1:8000). Both at once is a mistake: which one the operator meant is unclear.
+fn listener(addr: Option<Address>) -> Result<Listener, Failure> {
+    let activated = Listener::from_systemd().map_err(|e| Failure::Host(e.into()))?;
+    match (activated, addr) {
+        (Some(listener), None) => Ok(listener),
+        (Some(listener), Some(addr)) => Err(Failure::Usage(format!(
+            "--addr {addr} and a socket from systemd ({}, LISTEN_FDS) both given: drop --addr to serve on systemd's socket, or unset LISTEN_FDS",
+            listener.address()
+        ))),
+        (None, addr) => {
+            let addr = addr.unwrap_or(Address::Tcp(SocketAddr::from(([127, 0, 0, 1], 8000))));
+            Listener::bind(&addr).map_err(|e| Failure::Host(e.into()))
+        }
+    }
 }
 
 /// A future that resolves on SIGINT or SIGTERM. The handlers are installed when this
