@@ -88,6 +88,11 @@ fn the_image_holds_only_wasgi_and_the_app_and_runs_them_as_non_root() {
     assert_eq!(code(&inspect), 0, "{}", stderr(&inspect));
     let config: serde_json::Value = serde_json::from_slice(&inspect.stdout).expect("JSON");
     assert_eq!(config["User"], "65532:65532");
+    let env = config["Env"].as_array().expect("Env");
+    assert!(
+        env.iter().any(|e| e == "MIMALLOC_ARENA_EAGER_COMMIT=0"),
+        "{env:?}"
+    );
     assert_eq!(config["Entrypoint"], serde_json::json!(["/wasgi", "serve"]));
     assert_eq!(
         config["Cmd"],

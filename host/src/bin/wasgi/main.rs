@@ -13,6 +13,12 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use wasgi::cgi;
 
+/// The static (musl) build's allocator: musl's own serialises a threaded server's
+/// allocations (host/Cargo.toml).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
