@@ -169,14 +169,18 @@ fn quantity(value: &Value) -> u64 {
     panic!("write memory in Ki, Mi or Gi: {text}")
 }
 
-/// The Deployments, in the image and from the ConfigMap.
-const DEPLOYMENTS: [&str; 2] = ["deployment.yaml", "app-from-configmap/deployment.yaml"];
+/// The pod templates' specs of the Deployments (in the image, from the ConfigMap),
+/// each with its file's name.
+fn pod_specs() -> Vec<(&'static str, Value)> {
+    ["deployment.yaml", "app-from-configmap/deployment.yaml"]
+        .into_iter()
+        .map(|name| (name, manifest(name)["spec"]["template"]["spec"].take()))
+        .collect()
+}
 
 #[test]
 fn the_memory_limit_covers_every_guest_at_its_max_memory() {
-    for name in DEPLOYMENTS {
-        let deployment = manifest(name);
-        let pod = &deployment["spec"]["template"]["spec"];
+    for (name, pod) in pod_specs() {
         let container = &pod["containers"][0];
         let args = container["args"].as_array().expect("args");
         let concurrency: u64 = arg(args, "--max-concurrency")
@@ -214,9 +218,7 @@ fn the_memory_limit_covers_every_guest_at_its_max_memory() {
 
 #[test]
 fn the_pods_run_locked_down_and_are_probed_on_the_admin_port() {
-    for name in DEPLOYMENTS {
-        let deployment = manifest(name);
-        let pod = &deployment["spec"]["template"]["spec"];
+    for (name, pod) in pod_specs() {
         let container = &pod["containers"][0];
         let security = &container["securityContext"];
         assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{name}");

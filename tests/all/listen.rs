@@ -218,51 +218,46 @@ fn socket_activation_with_systemd_socket_activate_on_a_unix_socket() {
 
 #[test]
 fn socket_activation_refuses_what_is_not_one_listening_socket() {
-    // sh keeps its pid across exec: LISTEN_PID=$$ names wasgi.
-    let activated = |fds: &str, fd3: &str| {
-        output(Command::new("sh").args([
-            "-c",
-            &format!("LISTEN_PID=$$ LISTEN_FDS={fds} exec \"$0\" serve \"$1\" {fd3}",),
-            env!("CARGO_BIN_EXE_wasgi"),
-            HELLO,
-        ]))
-    };
-    let out = activated("1", "3</dev/null");
-    assert_one_line_error(
-        &out,
-        HOST,
-        "file descriptor 3 from systemd (LISTEN_FDS) is not a socket",
-    );
-    let out = activated("1", "");
-    assert_one_line_error(
-        &out,
-        HOST,
-        "file descriptor 3 from systemd (LISTEN_FDS) is not open",
-    );
-    let out = activated("2", "3</dev/null");
-    assert_one_line_error(
-        &out,
-        HOST,
-        "LISTEN_FDS=2: wasgi serve listens on exactly one socket",
-    );
-    let out = activated("x", "");
-    assert_one_line_error(&out, HOST, "LISTEN_FDS=\"x\" is not a number");
-    // A socket from systemd and --addr: which one was meant is unclear.
-    let out = output(
-        Command::new("sh")
-            .args([
-                "-c",
-                "LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" serve \"$1\" --addr 127.0.0.1:0 3<&0",
-                env!("CARGO_BIN_EXE_wasgi"),
-                HELLO,
-            ])
-            .stdin(std::process::Stdio::from(
-                std::net::TcpListener::bind("127.0.0.1:0")
-                    .map(std::os::fd::OwnedFd::from)
-                    .expect("bind"),
-            )),
-    );
-    assert_one_line_error(&out, 2, "both given: drop --addr");
+    // LISTEN_FDS, then what follows `wasgi serve HELLO` (flags, redirections of
+    // descriptor 3; stdin is a listening TCP socket), the exit code and the error.
+    let cases = [
+        (
+            "1",
+            "3</dev/null",
+            HOST,
+            "file descriptor 3 from systemd (LISTEN_FDS) is not a socket",
+        ),
+        (
+            "1",
+            "3<&-",
+            HOST,
+            "file descriptor 3 from systemd (LISTEN_FDS) is not open",
+        ),
+        (
+            "2",
+            "3<&0",
+            HOST,
+            "LISTEN_FDS=2: wasgi serve listens on exactly one socket",
+        ),
+        ("x", "3<&0", HOST, "LISTEN_FDS=\"x\" is not a number"),
+        // A socket from systemd and --addr: which one was meant is unclear.
+        ("1", "--addr 127.0.0.1:0 3<&0", 2, "both given: drop --addr"),
+    ];
+    for (fds, rest, exit, says) in cases {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        // sh keeps its pid across exec: LISTEN_PID=$$ names wasgi.
+        let out = output(
+            Command::new("sh")
+                .args([
+                    "-c",
+                    &format!("LISTEN_PID=$$ LISTEN_FDS={fds} exec \"$0\" serve \"$1\" {rest}"),
+                    env!("CARGO_BIN_EXE_wasgi"),
+                    HELLO,
+                ])
+                .stdin(std::os::fd::OwnedFd::from(socket)),
+        );
+        assert_one_line_error(&out, exit, says);
+    }
 }
 
 #[test]
