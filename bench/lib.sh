@@ -67,3 +67,37 @@ start() {
     cat <&"$fd" >"$work/$name.log" &
     pids+=("$!")
 }
+
+# warm_up URL...: checks that each serves the hello app's body, then warms it up.
+warm_up() {
+    local url body
+    for url in "$@"; do
+        body=$(curl -s "$url")
+        [ "$body" = "Hello, World!" ] || { echo "unexpected body from $url: $body" >&2; exit 1; }
+        wrk -t2 -c32 -d2s "$url" >/dev/null
+    done
+}
+
+# run URL CONNECTIONS: prints "req/s p50 p99 errors" from one wrk run of $duration.
+run() {
+    wrk -t2 -c"$2" -d"$duration" --latency "$1" | awk '
+        /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
+        /Requests\/sec/ { rps = $2 }
+        /Socket errors/ { split($0, e, /[ ,]+/); for (i in e) if (e[i] ~ /^[0-9]+$/) errors += e[i] }
+        /Non-2xx/ { errors += $NF }
+        END { printf "%s %s %s %d\n", rps, p50, p99, errors }'
+}
+
+rss() { awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$1/status"; }
+
+# compare CONNECTIONS NAME_A URL_A NAME_B URL_B: a run of A, then of B, as two rows of
+# a Markdown table (connections, name, req/s, p50, p99, errors), A's with its ratio
+# to B.
+compare() {
+    local a_rps a_p50 a_p99 a_err b_rps b_p50 b_p99 b_err ratio
+    read -r a_rps a_p50 a_p99 a_err < <(run "$3" "$1")
+    read -r b_rps b_p50 b_p99 b_err < <(run "$5" "$1")
+    ratio=$(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN { printf "%.2f×", a / b }')
+    echo "| $1 | $2 | $a_rps | $a_p50 | $a_p99 | $a_err | **$ratio** |"
+    echo "| $1 | $4 | $b_rps | $b_p50 | $b_p99 | $b_err | |"
+}

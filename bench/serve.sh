@@ -31,32 +31,12 @@ wasgi_url=$url wasgi_pid=$pid
 start wasmtime "$wasmtime" serve -S cli --addr 127.0.0.1:0 "$baseline"
 wasmtime_url=$url wasmtime_pid=$pid
 
-for url in "$wasgi_url" "$wasmtime_url"; do
-    body=$(curl -s "$url")
-    [ "$body" = "Hello, World!" ] || { echo "unexpected body from $url: $body" >&2; exit 1; }
-    wrk -t2 -c32 -d2s "$url" >/dev/null # warm up
-done
-
-# run URL CONNECTIONS: prints "req/s p50 p99 errors" from one wrk run.
-run() {
-    wrk -t2 -c"$2" -d"$duration" --latency "$1" | awk '
-        /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
-        /Requests\/sec/ { rps = $2 }
-        /Socket errors/ { split($0, e, /[ ,]+/); for (i in e) if (e[i] ~ /^[0-9]+$/) errors += e[i] }
-        /Non-2xx/ { errors += $NF }
-        END { printf "%s %s %s %d\n", rps, p50, p99, errors }'
-}
-
-rss() { awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$1/status"; }
+warm_up "$wasgi_url" "$wasmtime_url"
 
 echo "| connections | server | requests/s | p50 | p99 | errors | ratio (wasgi / wasmtime) |"
 echo "|---|---|---|---|---|---|---|"
 for c in $connections; do
-    read -r w_rps w_p50 w_p99 w_err < <(run "$wasgi_url" "$c")
-    read -r t_rps t_p50 t_p99 t_err < <(run "$wasmtime_url" "$c")
-    ratio=$(awk -v a="$w_rps" -v b="$t_rps" 'BEGIN { printf "%.2f×", a / b }')
-    echo "| $c | wasgi serve | $w_rps | $w_p50 | $w_p99 | $w_err | **$ratio** |"
-    echo "| $c | wasmtime serve | $t_rps | $t_p50 | $t_p99 | $t_err | |"
+    compare "$c" "wasgi serve" "$wasgi_url" "wasmtime serve" "$wasmtime_url"
 done
 echo
 echo "peak RSS: wasgi serve $(rss "$wasgi_pid"), wasmtime serve $(rss "$wasmtime_pid")"

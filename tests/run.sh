@@ -8,8 +8,15 @@
 # What it installs, each only when missing (so a second run installs nothing):
 #   - with apt-get (as root, as CI runs): apache2, nginx and fcgiwrap, the web servers
 #     the deployment tests (tests/all/deploy.rs) run wasgi under; python3-venv when
-#     python3 cannot make a venv (the Python guests are built in one);
-#   - with rustup: the wasm32-wasip2 target the guests are built for.
+#     python3 cannot make a venv (the Python guests are built in one); systemd, whose
+#     systemd-socket-activate and systemd-analyze test socket activation and the unit
+#     files (tests/all/listen.rs); podman and runc, which build and run the container
+#     image, and musl-tools and binutils, for its static wasgi (tests/all/container.rs);
+#   - with rustup: the wasm32-wasip2 target the guests are built for, and the
+#     x86_64-unknown-linux-musl target of the image's static wasgi.
+# The first container test builds that static wasgi (deploy/image.sh: a release build
+# of wasmtime for musl, minutes; cargo reuses it after), and the first Kubernetes test
+# installs kubernetes-validate into a venv under target/ (tests/all/kubernetes.rs).
 # The first test build then builds the Rust guests (tests/artifacts); the first Python
 # test sets up the venv under target/ with pip and builds the Python guests
 # (guests/build.sh python).
@@ -45,7 +52,7 @@ apt_install() {
     apt-get install -y "$@" || { apt-get update && apt-get install -y "$@"; }
 }
 
-mapfile -t packages < <(missing_packages apache2 nginx fcgiwrap)
+mapfile -t packages < <(missing_packages apache2 nginx fcgiwrap systemd podman runc musl-tools binutils)
 # Debian splits venv (and ensurepip, which venv needs) out of python3.
 if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     packages+=(python3-venv)
@@ -54,9 +61,11 @@ if ((${#packages[@]})); then
     apt_install "${packages[@]}"
 fi
 
-if ! rustup target list --installed | grep -qx wasm32-wasip2; then
-    rustup target add wasm32-wasip2
-fi
+for target in wasm32-wasip2 x86_64-unknown-linux-musl; do
+    if ! rustup target list --installed | grep -qx "$target"; then
+        rustup target add "$target"
+    fi
+done
 
 # ---- Every test -------------------------------------------------------------------
 

@@ -35,8 +35,10 @@ struct Request {
     target: Vec<u8>,
     http11: bool,
     fields: Vec<Field>,
-    local: SocketAddr,
-    remote: SocketAddr,
+    /// `None`: a unix-domain socket.
+    local: Option<SocketAddr>,
+    /// `None`: a client on a unix-domain socket.
+    remote: Option<SocketAddr>,
     https: bool,
     trusted: Vec<IpAddr>,
     remote_trusted: bool,
@@ -110,8 +112,8 @@ fn client(headers: &[(String, Vec<u8>)], trusted: &[IpAddr]) -> Option<IpAddr> {
 
 fuzz_target!(|request: Request| {
     let mut trusted = request.trusted.clone();
-    if request.remote_trusted {
-        trusted.push(request.remote.ip());
+    if let (true, Some(remote)) = (request.remote_trusted, request.remote) {
+        trusted.push(remote.ip());
     }
     let owned: Vec<(String, Vec<u8>)> = request.fields.iter().map(|f| f.header(&trusted)).collect();
     let headers: Vec<(&str, &[u8])> = owned
@@ -137,7 +139,9 @@ fuzz_target!(|request: Request| {
     let text = |s: String| Some(s.into_bytes());
 
     // REMOTE_ADDR is the peer, unless the peer is a trusted proxy that names a client.
-    let proxied = trusted.contains(&request.remote.ip());
+    let proxied = request
+        .remote
+        .is_some_and(|remote| trusted.contains(&remote.ip()));
     match proxied.then(|| client(&owned, &trusted)).flatten() {
         Some(ip) => {
             assert_eq!(get("REMOTE_ADDR"), text(ip.to_string()));
@@ -147,10 +151,16 @@ fuzz_target!(|request: Request| {
                 "the proxy's port is not the client's"
             );
         }
-        None => {
-            assert_eq!(get("REMOTE_ADDR"), text(request.remote.ip().to_string()));
-            assert_eq!(get("REMOTE_PORT"), text(request.remote.port().to_string()));
-        }
+        None => match request.remote {
+            Some(remote) => {
+                assert_eq!(get("REMOTE_ADDR"), text(remote.ip().to_string()));
+                assert_eq!(get("REMOTE_PORT"), text(remote.port().to_string()));
+            }
+            None => {
+                assert_eq!(get("REMOTE_ADDR"), Some(Vec::new()));
+                assert_eq!(get("REMOTE_PORT"), None);
+            }
+        },
     }
 
     // The scheme: the socket's, or a trusted proxy's right-most X-Forwarded-Proto.
@@ -228,12 +238,20 @@ fuzz_target!(|request: Request| {
     let from_host = get("HTTP_HOST").is_some_and(|host| {
         host == [&name[..], b":", &port].concat() || (host == name && port == default_port)
     });
-    let local = match request.local.ip() {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("[{v6}]"),
+    let (local, local_port) = match request.local {
+        Some(local) => (
+            match local.ip() {
+                IpAddr::V4(v4) => v4.to_string(),
+                IpAddr::V6(v6) => format!("[{v6}]"),
+            },
+            local.port().to_string(),
+        ),
+        None => (
+            "localhost".to_owned(),
+            String::from_utf8_lossy(default_port).into_owned(),
+        ),
     };
-    let from_socket =
-        name == local.as_bytes() && port == request.local.port().to_string().as_bytes();
+    let from_socket = name == local.as_bytes() && port == local_port.as_bytes();
     assert!(
         from_host || from_socket,
         "SERVER_NAME {name:?} port {port:?}"

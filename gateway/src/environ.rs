@@ -225,10 +225,14 @@ pub struct HttpRequest<'a> {
     pub protocol: &'a str,
     /// The header fields, in order, repeats included.
     pub headers: &'a [(&'a str, &'a [u8])],
-    /// The address the connection was accepted on.
-    pub local: std::net::SocketAddr,
-    /// The client's address.
-    pub remote: std::net::SocketAddr,
+    /// The address the connection was accepted on; `None` for a unix-domain socket
+    /// (SERVER_NAME and SERVER_PORT then come from the Host header, else `localhost`
+    /// and the scheme's port).
+    pub local: Option<std::net::SocketAddr>,
+    /// The client's address; `None` for a client on a unix-domain socket, which has
+    /// none: REMOTE_ADDR is then empty and REMOTE_PORT absent (as gunicorn does), and
+    /// the client is never a trusted proxy.
+    pub remote: Option<std::net::SocketAddr>,
     /// Whether the connection is TLS (`HTTPS=on`).
     pub https: bool,
     /// The proxies whose forwarded headers are believed (`wasgi serve
@@ -240,7 +244,8 @@ impl Environ {
     /// The environ of an HTTP request, as a server builds it: SCRIPT_NAME empty,
     /// PATH_INFO percent-decoded to raw bytes, QUERY_STRING as sent, one variable per
     /// header (repeats joined with `, `), SERVER_NAME and SERVER_PORT from the Host
-    /// header or else the socket, REMOTE_ADDR and REMOTE_PORT from the socket.
+    /// header or else the socket, REMOTE_ADDR and REMOTE_PORT from the socket (see
+    /// [`HttpRequest::remote`] for a unix socket).
     ///
     /// Only when the connection comes from a trusted proxy
     /// ([`HttpRequest::trusted_proxies`]) are two forwarded headers believed:
@@ -264,16 +269,23 @@ impl Environ {
             "SERVER_SOFTWARE",
             concat!("wasgi/", env!("CARGO_PKG_VERSION")),
         );
-        let proxied = request.trusted_proxies.contains(&request.remote.ip());
+        let proxied = request
+            .remote
+            .is_some_and(|remote| request.trusted_proxies.contains(&remote.ip()));
         match proxied
             .then(|| forwarded_for(request.headers, request.trusted_proxies))
             .flatten()
         {
             Some(client) => environ.set("REMOTE_ADDR", client.to_string()),
-            None => {
-                environ.set("REMOTE_ADDR", request.remote.ip().to_string());
-                environ.set("REMOTE_PORT", request.remote.port().to_string());
-            }
+            None => match request.remote {
+                Some(remote) => {
+                    environ.set("REMOTE_ADDR", remote.ip().to_string());
+                    environ.set("REMOTE_PORT", remote.port().to_string());
+                }
+                // RFC 3875 wants REMOTE_ADDR present; a unix socket's client has no
+                // address to put in it.
+                None => environ.set("REMOTE_ADDR", ""),
+            },
         }
         let https = match proxied.then(|| forwarded_proto(request.headers)).flatten() {
             Some(forwarded) => forwarded,
@@ -291,10 +303,13 @@ impl Environ {
                 name.to_vec(),
                 port.unwrap_or(default_port.as_bytes()).to_vec(),
             ),
-            _ => (
-                socket_host(request.local.ip()).into_bytes(),
-                request.local.port().to_string().into_bytes(),
-            ),
+            _ => match request.local {
+                Some(local) => (
+                    socket_host(local.ip()).into_bytes(),
+                    local.port().to_string().into_bytes(),
+                ),
+                None => (b"localhost".to_vec(), default_port.as_bytes().to_vec()),
+            },
         };
         environ.set("SERVER_NAME", name);
         environ.set("SERVER_PORT", port);

@@ -44,7 +44,6 @@ use hyper::header::HeaderValue;
 use hyper::{Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use wasgi_gateway::environ::{Environ, HttpRequest};
@@ -59,10 +58,13 @@ mod admin;
 mod exchange;
 mod head;
 mod id;
+mod listen;
 mod log;
 mod reload;
 mod stop;
 use exchange::{BodyBounds, BodyFault, BodyReader, ChunkBody, FaultCell, HttpSink, pump_body};
+pub use listen::{Address, ListenError, Listener};
+use listen::{Peer, Stream};
 pub(crate) use log::json as json_log;
 use log::{AccessLog, Ending};
 pub use log::{LogFormat, set_format as set_log_format};
@@ -142,7 +144,7 @@ struct Shared {
 /// (see `stop`).
 pub async fn serve(
     service: Service,
-    listener: TcpListener,
+    listener: Listener,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
     ready: impl FnOnce(),
@@ -177,8 +179,8 @@ pub async fn serve(
     // must not find the process still at the mercy of a signal's default action.
     ready();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let local = listener.local_addr()?;
-    let mut acceptor = accept::Acceptor::new(listener, max_connections);
+    let mut acceptor = accept::Acceptor::new(listener.into_tokio()?, max_connections);
+    let local = acceptor.local()?;
     acceptor.trim_after_storms();
     shared.ready.store(true, Ordering::Relaxed);
     let mut http1 = hyper::server::conn::http1::Builder::new();
@@ -192,11 +194,6 @@ pub async fn serve(
     loop {
         tokio::select! {
             (stream, remote, permit) = acceptor.next() => {
-                // Each write goes out at once: with Nagle's algorithm a response's
-                // last small write waits for the client's delayed ACK (~40 ms).
-                if let Err(e) = stream.set_nodelay(true) {
-                    tracing::debug!("cannot set TCP_NODELAY: {e}");
-                }
                 let stream = Arc::new(stream);
                 let for_requests = shared.clone();
                 let service = hyper::service::service_fn(move |request| {
@@ -242,12 +239,7 @@ pub async fn serve(
 /// After hyper gave up on a connection: a request head that timed out gets its 408
 /// here (hyper only closes the connection); a head hyper refused (it answered 400, 414
 /// or 431 itself) gets its access-log line; anything else is logged for debugging.
-async fn closed_with_error(
-    shared: &Shared,
-    stream: &TcpStream,
-    remote: SocketAddr,
-    e: &hyper::Error,
-) {
+async fn closed_with_error(shared: &Shared, stream: &Stream, remote: Peer, e: &hyper::Error) {
     let id = || shared.ids.make();
     if e.is_timeout() {
         let response = [
@@ -269,7 +261,7 @@ async fn closed_with_error(
     }
 }
 
-async fn write_all(stream: &TcpStream, mut data: &[u8]) -> io::Result<()> {
+async fn write_all(stream: &Stream, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {
         stream.writable().await?;
         match stream.try_write(data) {
@@ -335,14 +327,16 @@ fn status_of(page: ErrorPage) -> StatusCode {
 async fn handle(
     shared: Arc<Shared>,
     request: hyper::Request<Incoming>,
-    local: SocketAddr,
-    remote: SocketAddr,
+    local: Option<SocketAddr>,
+    remote: Peer,
 ) -> Response<ResponseBody> {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let id = shared
-        .ids
-        .of(&parts.headers, remote.ip(), &shared.limits.trusted_proxies);
+    let id = shared.ids.of(
+        &parts.headers,
+        remote.ip().map(|ip| ip.ip()),
+        &shared.limits.trusted_proxies,
+    );
     let log = AccessLog {
         id: id.clone(),
         remote,
@@ -393,7 +387,7 @@ async fn handle(
         protocol,
         headers: &headers,
         local,
-        remote,
+        remote: remote.ip(),
         https: false,
         trusted_proxies: &shared.limits.trusted_proxies,
     });
@@ -548,9 +542,9 @@ async fn admit(shared: &Shared) -> Option<OwnedSemaphorePermit> {
     shared.slots.clone().acquire_owned().await.ok()
 }
 
-/// A TCP stream that the connection task and hyper share, so that the task can still
+/// A stream that the connection task and hyper share, so that the task can still
 /// answer 408 after hyper gave up on a slow request head.
-struct SharedStream(Arc<TcpStream>);
+struct SharedStream(Arc<Stream>);
 
 impl AsyncRead for SharedStream {
     fn poll_read(

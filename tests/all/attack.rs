@@ -23,15 +23,6 @@ fn refused(reason: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-#[track_caller]
-fn assert_bytes(got: &[u8], want: &[u8]) {
-    assert_eq!(
-        String::from_utf8_lossy(got),
-        String::from_utf8_lossy(want),
-        "response bytes"
-    );
-}
-
 fn connect(server: &Server) -> TcpStream {
     let stream = TcpStream::connect(server.addr).expect("connect");
     stream.set_read_timeout(Some(HANG)).expect("timeout");

@@ -716,30 +716,49 @@ fn behind_nginx_killing_one_backend_fails_no_request() {
     }
 }
 
-/// Every config docs/DEPLOY.md shows is a file in tests/deploy/, quoted whole: the
-/// doc cannot drift from what these tests run.
+/// Every config docs/DEPLOY.md shows is a file in tests/deploy/ or deploy/, quoted
+/// whole: the doc cannot drift from what the tests run (deploy/ is tested by
+/// `listen`, `container` and `kubernetes`). The ConfigMap variant of the Kubernetes
+/// Deployment is described by its differences instead.
 #[test]
 fn deploy_doc_quotes_every_tested_config_verbatim() {
     let doc = fs::read_to_string(root().join("docs/DEPLOY.md")).expect("docs/DEPLOY.md");
-    let mut names: Vec<String> = fs::read_dir(root().join("tests/deploy"))
-        .expect("tests/deploy")
-        .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+    let files = |dir: &str| {
+        let mut names: Vec<String> = fs::read_dir(root().join(dir))
+            .expect(dir)
+            .map(|e| e.expect("entry"))
+            .filter(|e| e.file_type().expect("type").is_file())
+            .map(|e| format!("{dir}/{}", e.file_name().into_string().expect("utf-8")))
+            .collect();
+        names.sort();
+        names
+    };
+    let quoted: Vec<String> = ["tests/deploy", "deploy/systemd", "deploy/kubernetes"]
+        .into_iter()
+        .flat_map(files)
+        .chain(["deploy/Containerfile".to_owned()])
         .collect();
-    names.sort();
     assert_eq!(
-        names,
+        quoted,
         [
-            "apache.conf",
-            "nginx-fcgiwrap.conf",
-            "nginx-proxy.conf",
-            "wasgi.service"
+            "tests/deploy/apache.conf",
+            "tests/deploy/nginx-fcgiwrap.conf",
+            "tests/deploy/nginx-proxy.conf",
+            "tests/deploy/wasgi.service",
+            "deploy/systemd/wasgi.service",
+            "deploy/systemd/wasgi.socket",
+            "deploy/kubernetes/deployment.yaml",
+            "deploy/kubernetes/hpa.yaml",
+            "deploy/kubernetes/pdb.yaml",
+            "deploy/kubernetes/service.yaml",
+            "deploy/Containerfile",
         ]
     );
-    for name in names {
-        let config = fs::read_to_string(root().join("tests/deploy").join(&name)).expect("read");
+    for name in quoted {
+        let config = fs::read_to_string(root().join(&name)).expect("read");
         assert!(
             doc.contains(&format!("\n{config}```\n")),
-            "docs/DEPLOY.md does not quote tests/deploy/{name} verbatim in a code block"
+            "docs/DEPLOY.md does not quote {name} verbatim in a code block"
         );
     }
 }

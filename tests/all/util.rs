@@ -326,10 +326,12 @@ pub fn os_bytes(bytes: &[u8]) -> OsString {
 /// A running `wasgi serve`, killed when dropped.
 pub struct Server {
     child: Child,
-    /// Where it listens.
+    /// Where it listens: its TCP address (`0.0.0.0:0` on a unix socket).
     pub addr: std::net::SocketAddr,
     /// Where its admin listener listens (`--admin-addr`), if it has one.
     pub admin: Option<std::net::SocketAddr>,
+    /// Where it says it listens: `http://ADDR` or `unix:PATH`.
+    pub listening: String,
     log: std::sync::Arc<(std::sync::Mutex<String>, std::sync::Condvar)>,
 }
 
@@ -348,7 +350,15 @@ impl Server {
     /// Starts `cmd`, a `wasgi serve` command line, and waits for its `listening on`
     /// line, plain or the message of a JSON line (never sleeps). The `admin on` line,
     /// if any, comes before it.
-    pub fn spawn(mut cmd: Command) -> Self {
+    pub fn spawn(cmd: Command) -> Self {
+        let mut server = Self::launch(cmd);
+        server.wait_until_listening();
+        server
+    }
+
+    /// Starts `cmd` without waiting for it to listen: for a wasgi that something
+    /// else starts later (systemd-socket-activate, on the first connection).
+    pub fn launch(mut cmd: Command) -> Self {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -360,15 +370,11 @@ impl Server {
             std::sync::Mutex::new(String::new()),
             std::sync::Condvar::new(),
         ));
-        let (tx, rx) = mpsc::channel();
         let sink = log.clone();
         std::thread::spawn(move || {
             use std::io::BufRead;
             for line in std::io::BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = message(&line).strip_prefix("listening on http://") {
-                    let _ = tx.send(addr.to_owned());
-                }
                 let (text, changed) = &*sink;
                 let mut text = text.lock().expect("log lock");
                 text.push_str(&line);
@@ -376,22 +382,11 @@ impl Server {
                 changed.notify_all();
             }
         });
-        let addr = match rx.recv_timeout(HANG) {
-            Ok(addr) => addr.parse().expect("a socket address"),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("wasgi serve printed no `listening on` line within {HANG:?}");
-            }
-        };
-        let admin = log.0.lock().expect("log lock").lines().find_map(|line| {
-            let message = message(line);
-            let addr = message.strip_prefix("admin on http://")?;
-            Some(addr.parse().expect("a socket address"))
-        });
         Self {
             child,
-            addr,
-            admin,
+            addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            admin: None,
+            listening: String::new(),
             log,
         }
     }
@@ -421,6 +416,29 @@ impl Server {
             "{needle:?} never appeared on {count} lines of the log:\n{text}"
         );
         text.clone()
+    }
+
+    /// Waits for the `listening on` line (failing the test if it does not come within
+    /// [`HANG`]) and takes the address from it.
+    pub fn wait_until_listening(&mut self) {
+        let log = self.wait_for_log("listening on ");
+        let listening = log
+            .lines()
+            .find_map(|line| {
+                message(line)
+                    .strip_prefix("listening on ")
+                    .map(str::to_owned)
+            })
+            .expect("the line");
+        if let Some(addr) = listening.strip_prefix("http://") {
+            self.addr = addr.parse().expect("a socket address");
+        }
+        self.admin = log.lines().find_map(|line| {
+            let message = message(line);
+            let addr = message.strip_prefix("admin on http://")?;
+            Some(addr.parse().expect("a socket address"))
+        });
+        self.listening = listening;
     }
 
     /// `http://ADDR` + `path`.
@@ -526,6 +544,16 @@ fn message(line: &str) -> String {
         Ok(event) if line.starts_with('{') => event["message"].as_str().unwrap_or("").to_owned(),
         _ => line.to_owned(),
     }
+}
+
+/// Fails the test unless `got` is exactly `want` (shown as text, to read the diff).
+#[track_caller]
+pub fn assert_bytes(got: &[u8], want: &[u8]) {
+    assert_eq!(
+        String::from_utf8_lossy(got),
+        String::from_utf8_lossy(want),
+        "response bytes"
+    );
 }
 
 /// A real HTTP client that hands back every status (no status is an error).

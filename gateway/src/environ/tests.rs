@@ -167,8 +167,8 @@ fn http<'a>(target: &'a [u8], headers: &'a [(&'a str, &'a [u8])]) -> HttpRequest
         target,
         protocol: "HTTP/1.1",
         headers,
-        local: "127.0.0.1:8000".parse().expect("addr"),
-        remote: "10.1.2.3:54321".parse().expect("addr"),
+        local: Some("127.0.0.1:8000".parse().expect("addr")),
+        remote: Some("10.1.2.3:54321".parse().expect("addr")),
         https: false,
         trusted_proxies: &[],
     }
@@ -252,7 +252,7 @@ fn an_absolute_form_target_keeps_only_path_and_query() {
 fn proxied(remote: &str, trusted: &[&str], headers: &[(&str, &[u8])]) -> Environ {
     let trusted: Vec<IpAddr> = trusted.iter().map(|t| t.parse().expect("ip")).collect();
     Environ::from_http(&HttpRequest {
-        remote: remote.parse().expect("addr"),
+        remote: Some(remote.parse().expect("addr")),
         trusted_proxies: &trusted,
         ..http(b"/", headers)
     })
@@ -354,4 +354,22 @@ fn content_length_parses_plain_decimals_only() {
         assert_eq!(env.content_length(), want, "{raw:?}");
     }
     assert_eq!(Environ::new().content_length(), None);
+}
+
+#[test]
+fn a_client_on_a_unix_socket_has_an_empty_remote_addr_and_no_port() {
+    let headers: [(&str, &[u8]); 1] = [("X-Forwarded-For", b"192.0.2.9")];
+    let env = Environ::from_http(&HttpRequest {
+        local: None,
+        remote: None,
+        // Whoever the proxies are, a client with no address is none of them.
+        trusted_proxies: &["10.1.2.3".parse().expect("ip")],
+        ..http(b"/", &headers)
+    });
+    assert_eq!(env.get("REMOTE_ADDR"), Some(&b""[..]));
+    assert_eq!(env.get("REMOTE_PORT"), None);
+    assert_eq!(env.get("HTTP_X_FORWARDED_FOR"), Some(&b"192.0.2.9"[..]));
+    // No Host, no socket address: the defaults.
+    assert_eq!(env.get("SERVER_NAME"), Some(&b"localhost"[..]));
+    assert_eq!(env.get("SERVER_PORT"), Some(&b"80"[..]));
 }

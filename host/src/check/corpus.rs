@@ -77,8 +77,8 @@ impl CheckRequest {
             target: self.path.as_bytes(),
             protocol: "HTTP/1.1",
             headers: &headers,
-            local,
-            remote: SocketAddr::from(([127, 0, 0, 1], 40000)),
+            local: Some(local),
+            remote: Some(SocketAddr::from(([127, 0, 0, 1], 40000))),
             https: false,
             trusted_proxies: &[],
         });

@@ -9,14 +9,13 @@
 //! there). Once at least [`TRIM_AFTER`] connections have closed since the last peak,
 //! `malloc_trim` returns the free pages (188 MB back to 23 MB).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::listen::{Accepting, Peer, Stream};
 use super::log::Throttle;
 
 /// What a connection past the cap gets before it is closed. Written once without
@@ -33,7 +32,7 @@ const TRIM_AFTER: usize = 256;
 
 /// The listener, the connection cap, and the state of its back-off.
 pub(super) struct Acceptor {
-    listener: TcpListener,
+    listener: Accepting,
     open: Arc<Semaphore>,
     cap: usize,
     /// The most connections open at once since memory was last trimmed.
@@ -44,7 +43,7 @@ pub(super) struct Acceptor {
 }
 
 impl Acceptor {
-    pub(super) fn new(listener: TcpListener, cap: usize) -> Self {
+    pub(super) fn new(listener: Accepting, cap: usize) -> Self {
         Self {
             listener,
             open: Arc::new(Semaphore::new(cap)),
@@ -59,7 +58,7 @@ impl Acceptor {
     /// The next connection within the cap, with the permit that holds its place
     /// (dropped when the connection ends). Connections past the cap are refused here,
     /// and failed accepts waited out: this returns only with a connection.
-    pub(super) async fn next(&mut self) -> (TcpStream, SocketAddr, OwnedSemaphorePermit) {
+    pub(super) async fn next(&mut self) -> (Stream, Peer, OwnedSemaphorePermit) {
         loop {
             match self.listener.accept().await {
                 Ok((stream, remote)) => {
@@ -92,7 +91,7 @@ impl Acceptor {
         self.cap - self.open.available_permits()
     }
 
-    fn refuse(&mut self, stream: &TcpStream, remote: SocketAddr) {
+    fn refuse(&mut self, stream: &Stream, remote: Peer) {
         let _ = stream.try_write(REFUSAL);
         self.refusals.warn(format_args!(
             "refused a connection from {remote}: {} connections are open (--max-connections)",
@@ -117,7 +116,13 @@ impl Acceptor {
         });
     }
 
-    /// Stops listening: new connections are refused by the kernel.
+    /// The TCP address connections arrive on; `None` for a unix socket.
+    pub(super) fn local(&self) -> std::io::Result<Option<std::net::SocketAddr>> {
+        self.listener.local()
+    }
+
+    /// Stops listening: new connections are refused by the kernel (and a unix
+    /// socket's file is removed).
     pub(super) fn close(self) {
         drop(self.listener);
     }

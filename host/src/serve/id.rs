@@ -46,14 +46,15 @@ impl Ids {
     }
 
     /// The request's id: its `X-Request-Id` when `peer` is a trusted proxy and the
-    /// value is well formed ([`well_formed`]), else a new one.
+    /// value is well formed ([`well_formed`]), else a new one. A peer on a unix socket
+    /// (`None`) is never trusted: `--trusted-proxy` names IP addresses.
     pub(super) fn of(
         &self,
         headers: &hyper::HeaderMap,
-        peer: IpAddr,
+        peer: Option<IpAddr>,
         trusted: &[IpAddr],
     ) -> String {
-        if trusted.contains(&peer) {
+        if peer.is_some_and(|peer| trusted.contains(&peer)) {
             let given = headers.get("x-request-id").map(|v| v.as_bytes());
             if let Some(id) = given.filter(|id| well_formed(id)) {
                 // Checked: ASCII only.
@@ -108,10 +109,12 @@ mod tests {
         headers.insert("x-request-id", "from-proxy".parse().expect("a value"));
         let proxy: IpAddr = "10.0.0.1".parse().expect("an IP");
         let client: IpAddr = "10.0.0.2".parse().expect("an IP");
-        assert_eq!(ids.of(&headers, proxy, &[proxy]), "from-proxy");
-        assert_ne!(ids.of(&headers, client, &[proxy]), "from-proxy");
+        assert_eq!(ids.of(&headers, Some(proxy), &[proxy]), "from-proxy");
+        assert_ne!(ids.of(&headers, Some(client), &[proxy]), "from-proxy");
+        // A unix-socket peer has no address to trust.
+        assert_ne!(ids.of(&headers, None, &[proxy]), "from-proxy");
         headers.insert("x-request-id", "bad id".parse().expect("a value"));
-        assert_ne!(ids.of(&headers, proxy, &[proxy]), "bad id");
+        assert_ne!(ids.of(&headers, Some(proxy), &[proxy]), "bad id");
     }
 
     #[test]

@@ -12,13 +12,13 @@
 //! connection cap). And a few lines that must not flood the log under attack: the
 //! [`Throttle`].
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hyper::StatusCode;
 
+use super::listen::Peer;
 use crate::gateway::Outcome;
 
 /// How the log is written: `--log-format`.
@@ -86,7 +86,7 @@ impl Ending {
 pub(super) struct AccessLog {
     /// The request id (`REQUEST_ID`).
     pub(super) id: String,
-    pub(super) remote: SocketAddr,
+    pub(super) remote: Peer,
     pub(super) method: String,
     pub(super) path: String,
     pub(super) started: Instant,
@@ -131,7 +131,7 @@ impl AccessLog {
 
 /// A response hyper sent on its own, or the 408 for a request head that took too
 /// long: no method or path is known, and nothing reached the guest.
-pub(super) fn rejected(id: &str, remote: SocketAddr, status: StatusCode, reason: &str) {
+pub(super) fn rejected(id: &str, remote: Peer, status: StatusCode, reason: &str) {
     let status = status.as_u16();
     crate::metrics::count(|m| m.response(status, Ending::Client.word(), None, 0));
     let text = format_args!("{id} {remote} - - {status} 0B - client: {reason}");

@@ -12,7 +12,7 @@ use wasgi::cache::Cache;
 use wasgi::cgi;
 use wasgi::grants::{self, DirGrant, Grants};
 use wasgi::limits::{GuestLimits, ResponseLimits};
-use wasgi::serve::{Limits, LogFormat};
+use wasgi::serve::{Address, Limits, LogFormat};
 
 /// The `wasgi` command line.
 #[derive(Parser)]
@@ -207,9 +207,11 @@ pub struct ServeArgs {
     /// The application: a wasm component implementing the wasgi world, or a
     /// .cwasm written by `wasgi compile`.
     pub app: PathBuf,
-    /// The address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:8000")]
-    pub addr: SocketAddr,
+    /// The address to listen on: HOST:PORT (port 0 picks a free port), or
+    /// unix:PATH for a unix-domain socket (mode 0660, removed at exit). Default:
+    /// 127.0.0.1:8000, or the socket systemd passes (socket activation, LISTEN_FDS).
+    #[arg(long, value_name = "HOST:PORT|unix:PATH")]
+    pub addr: Option<Address>,
     /// Serve the probes (/livez, /readyz) and the Prometheus metrics (/metrics) on
     /// this address, never the app's. Default: no admin listener.
     #[arg(long, value_name = "ADDR")]

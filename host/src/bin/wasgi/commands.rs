@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use wasgi::cache::Cache;
 use wasgi::grants::Grants;
 use wasgi::limits::GuestLimits;
-use wasgi::serve::{Limits, Service};
+use wasgi::serve::{Address, Limits, Listener, Service};
 use wasgi::{Application, Error, Outcome, Request, cgi};
 
 use crate::cli::{
@@ -213,9 +213,14 @@ fn load(
 /// clean requests serve later ones; SIGHUP (or `--watch`) loads the app again.
 fn serve(args: ServeArgs) -> Result<(), Failure> {
     let limits: Limits = args.limits.limits();
-    let addr: SocketAddr = args.addr;
+    // First: a socket from systemd is descriptor 3 until something else opens a file
+    // (loading the app does) and takes that number; and a bad address fails before
+    // a long compile.
+    let listener = listener(args.addr)?;
     if let Some(admin) = args.admin_addr {
-        same_port(addr, admin)?;
+        if let Address::Tcp(addr) = listener.address() {
+            same_port(*addr, admin)?;
+        }
         // Before the first load, so that its compile-cache hit or miss counts.
         wasgi::metrics::install();
     }
@@ -240,9 +245,6 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     let started = std::time::Instant::now();
     let application = load_app()?;
     let loaded_in = started.elapsed();
-    let listener =
-        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
-    listener.set_nonblocking(true)?;
     let admin = match args.admin_addr {
         Some(admin) => {
             let listener = std::net::TcpListener::bind(admin)
@@ -258,8 +260,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         .max_blocking_threads(limits.max_concurrency + 16)
         .build()?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        let addr = listener.local_addr()?;
+        let addr = listener.address().clone();
         let admin = admin.map(tokio::net::TcpListener::from_std).transpose()?;
         let admin_addr = admin
             .as_ref()
@@ -272,7 +273,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
             if let Some(admin) = admin_addr {
                 say(json, &format!("admin on http://{admin}"));
             }
-            say(json, &format!("listening on http://{addr}"));
+            say(json, &format!("listening on {addr}"));
         };
         let service = Service {
             app: application,
@@ -311,6 +312,23 @@ fn say(json: bool, line: &str) {
         tracing::info!("{line}");
     } else {
         eprintln!("{line}");
+    }
+}
+
+/// The socket systemd passed (socket activation), else `--addr` bound (by default
+/// 127.0.0.1:8000). Both at once is a mistake: which one the operator meant is unclear.
+fn listener(addr: Option<Address>) -> Result<Listener, Failure> {
+    let activated = Listener::from_systemd().map_err(|e| Failure::Host(e.into()))?;
+    match (activated, addr) {
+        (Some(listener), None) => Ok(listener),
+        (Some(listener), Some(addr)) => Err(Failure::Usage(format!(
+            "--addr {addr} and a socket from systemd ({}, LISTEN_FDS) both given: drop --addr to serve on systemd's socket, or unset LISTEN_FDS",
+            listener.address()
+        ))),
+        (None, addr) => {
+            let addr = addr.unwrap_or(Address::Tcp(SocketAddr::from(([127, 0, 0, 1], 8000))));
+            Listener::bind(&addr).map_err(|e| Failure::Host(e.into()))
+        }
     }
 }
 

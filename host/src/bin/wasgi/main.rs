@@ -14,6 +14,12 @@ use clap::Parser as _;
 use wasgi::cgi;
 use wasgi::serve::LogFormat;
 
+/// The static (musl) build's allocator: musl's own serialises a threaded server's
+/// allocations (host/Cargo.toml).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let mut args = std::env::args_os();
     let nph = args.next().is_some_and(|argv0| cgi::is_nph(&argv0));
