@@ -355,3 +355,39 @@ fn the_configmap_the_variant_reads_holds_an_app_and_is_valid() {
     let out = validate(VERSIONS[1], &[configmap]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// The Deployment's own args, run by this wasgi (the app and the two addresses
+/// swapped for the hello guest and free local ports): they parse, the probes' paths
+/// answer on the admin listener, and the app answers on its own.
+#[test]
+fn the_deployments_args_serve_the_app_and_answer_its_probes() {
+    let deployment = manifest("deployment.yaml");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<String> = container["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .skip(1) // the app in the image
+        .map(|a| match a.as_str().expect("a string arg") {
+            "0.0.0.0:8080" | "0.0.0.0:9090" => "127.0.0.1:0".to_owned(),
+            other => other.to_owned(),
+        })
+        .collect();
+    let mut cmd = wasgi();
+    cmd.arg("serve").arg(HELLO).args(&args);
+    let server = Server::spawn(cmd);
+    for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
+        let path = container[probe]["httpGet"]["path"]
+            .as_str()
+            .expect("a path");
+        assert_eq!(get(&server.admin_url(path)).status, 200, "{probe} {path}");
+    }
+    let hello = server.get("/");
+    assert_eq!(hello.status, 200);
+    assert_eq!(hello.body.as_deref(), Ok(&b"Hello, World!\n"[..]));
+    assert!(
+        server
+            .metrics()
+            .contains(r#"wasgi_requests_total{class="2xx",outcome="completed"} 1"#)
+    );
+}
