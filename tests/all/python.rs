@@ -322,7 +322,7 @@ fn wasgi_py_build_works_offline_once_installed() {
         .arg("-o")
         .arg(&app)
         .stdin(Stdio::null());
-    let built = output(&mut cmd);
+    let built = output_within(&mut cmd, BUILD_HANG);
     assert_eq!(code(&built), 0, "offline build failed: {}", stderr(&built));
     let cache = dir.join("cache");
     let ran = output(
