@@ -13,7 +13,8 @@
 # holds the lock on the main one.
 #
 # Python guests: each directory of guests/python holds a PEP 3333 app, `app:application`
-# unless a SPEC file names another `module:callable`, and optionally a
+# unless a SPEC file names another `module:callable`, optionally a WARM_UP file (a
+# path a line: `wasgi-py build --warm-up PATH` for each), and optionally a
 # requirements.txt. The adapter (guest-sdk/python, which brings componentize-py
 # 0.25.1) is installed into a venv at target/py-venv, and `wasgi-py build -r
 # requirements.txt` resolves the requirements for the component's CPython 3.14 into
@@ -108,10 +109,14 @@ build_python() {
         if [[ -f $dir/SPEC ]]; then
             spec=$(<"$dir/SPEC")
         fi
+        warm=()
+        if [[ -f $dir/WARM_UP ]]; then
+            while read -r path; do warm+=(--warm-up "$path"); done <"$dir/WARM_UP"
+        fi
         if [[ -f $out/$name.wasm && $(cat "$out/$name.digest" 2>/dev/null) == "$want" ]]; then
             continue
         fi
-        "$venv/bin/wasgi-py" build "$spec" -p "$dir" "${deps[@]}" -o "$out/$name.wasm.tmp"
+        "$venv/bin/wasgi-py" build "$spec" -p "$dir" "${deps[@]}" "${warm[@]}" -o "$out/$name.wasm.tmp"
         mv "$out/$name.wasm.tmp" "$out/$name.wasm"
         echo "$want" >"$out/$name.digest"
         built=$((built + 1))

@@ -34,6 +34,8 @@ use wasmtime::component::Component;
 use crate::artifact::{self, write_atomically};
 use crate::error::{Error, read_file};
 
+mod fallback;
+
 /// Where compiled components are kept.
 #[derive(Clone, Debug)]
 pub struct Cache {

@@ -345,3 +345,115 @@ fn a_compile_on_a_terminal_says_so_and_how_long_it_took() {
     assert!(cached.contains("Hello, World!"), "{cached}");
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
+
+// ---- no cache directory named (issue #18) ----------------------------------------
+
+/// This user's id: the owner of a directory the test just made.
+fn uid(dir: &Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).expect("scratch").uid()
+}
+
+/// The compiled form's file name for `app`, as a cache in `dir` names it.
+fn cached_entry(app: &str, dir: &Path) -> std::ffi::OsString {
+    let ran = wasgi_run(
+        app,
+        &[],
+        &[("WASGI_CACHE_DIR", dir.to_str().expect("utf-8"))],
+    );
+    assert_eq!(code(&ran), COMPLETED, "{}", stderr(&ran));
+    let mut entries = std::fs::read_dir(dir)
+        .expect("the cache")
+        .map(|e| e.expect("entry").file_name())
+        .filter(|name| name.to_string_lossy().ends_with(".cwasm"));
+    let entry = entries.next().expect("one compiled form");
+    assert!(entries.next().is_none(), "one compiled form");
+    entry
+}
+
+#[test]
+fn with_an_empty_environment_a_run_caches_in_a_private_temporary_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("compile-fallback-empty-env");
+    let entry = cached_entry(HELLO, &dir.join("named"));
+    let fallback = PathBuf::from(format!("/tmp/wasgi-cache-{}", uid(&dir)));
+    // Whatever an earlier run left there, this run must write the entry again.
+    let _ = std::fs::remove_file(fallback.join(&entry));
+    // No variable at all, as a web server may run a CGI program.
+    let ran = output(wasgi().arg("run").arg(HELLO).stdin(Stdio::null()));
+    assert_eq!(code(&ran), COMPLETED, "{}", stderr(&ran));
+    assert_eq!(body(&ran.stdout), b"Hello, World!\n", "{}", stderr(&ran));
+    assert!(ran.stderr.is_empty(), "silent: {}", stderr(&ran));
+    let meta = std::fs::symlink_metadata(&fallback).expect("the fallback cache exists");
+    assert!(meta.is_dir());
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o700,
+        "private to the user"
+    );
+    assert!(
+        fallback.join(&entry).exists(),
+        "the compiled form is kept there"
+    );
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn with_no_cache_variable_the_second_run_does_not_compile() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("compile-fallback-tmpdir");
+    let tmp = dir.join("tmp");
+    std::fs::create_dir(&tmp).expect("tmp");
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    let vars = [("TMPDIR", tmp.to_str().expect("utf-8"))];
+    let command = format!("{} run {}", env!("CARGO_BIN_EXE_wasgi"), HELLO);
+    let first = on_a_terminal(&command, &vars);
+    assert_eq!(
+        first.lines().next().map(str::trim_end),
+        Some(NOTICE),
+        "{first}"
+    );
+    let second = on_a_terminal(&command, &vars);
+    assert!(!second.contains("wasgi: compil"), "{second}");
+    assert!(second.contains("Hello, World!"), "{second}");
+    let fallback = tmp.join(format!("wasgi-cache-{}", uid(&dir)));
+    let mode = std::fs::symlink_metadata(&fallback)
+        .expect("made")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o700);
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn an_unsafe_fallback_is_refused_and_the_log_says_once_how_to_fix_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("compile-fallback-unsafe");
+    let tmp = dir.join("tmp");
+    std::fs::create_dir(&tmp).expect("tmp");
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    // Someone else's trap: a directory by that name anyone can write to.
+    let planted = tmp.join(format!("wasgi-cache-{}", uid(&dir)));
+    std::fs::create_dir(&planted).expect("planted");
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let ran = wasgi_run(HELLO, &[], &[("TMPDIR", tmp.to_str().expect("utf-8"))]);
+    assert_eq!(code(&ran), COMPLETED, "{}", stderr(&ran));
+    assert_eq!(body(&ran.stdout), b"Hello, World!\n", "{}", stderr(&ran));
+    let log = stderr(&ran);
+    assert_eq!(log.lines().count(), 1, "once: {log}");
+    assert!(
+        log.contains(&format!("{} has mode 777", planted.display())),
+        "{log}"
+    );
+    assert!(
+        log.contains("every run compiles the component")
+            && log.contains("set WASGI_CACHE_DIR to a directory of your own"),
+        "{log}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&planted).expect("planted").count(),
+        0,
+        "nothing written there"
+    );
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}

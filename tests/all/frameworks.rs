@@ -6,6 +6,7 @@
 //! `open()`, `importlib.resources`, the standard library's own lazy imports, sqlite3
 //! through a `--dir` grant), and dependencies resolved for CPython 3.14.
 
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 
 use crate::differential::{App, Request, conforms, get, run_wasgi};
@@ -268,6 +269,30 @@ fn carried_files_survive_wasgi_compile_and_no_cache() {
         &["--no-cache".to_owned()],
     );
     expect(&ran, want.as_bytes(), 0, &[]);
+    // No cache named at all: the files go to the private fallback cache in $TMPDIR.
+    let tmp = dir.join("tmp");
+    std::fs::create_dir(&tmp).expect("tmp");
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    let ran = output(
+        wasgi()
+            .env("TMPDIR", &tmp)
+            .arg("run")
+            .arg(&cwasm)
+            .args(["--path", "/open"])
+            .stdin(std::process::Stdio::null()),
+    );
+    expect(&ran, want.as_bytes(), 0, &[]);
+    let fallback = tmp.join(format!(
+        "wasgi-cache-{}",
+        std::fs::metadata(&tmp).expect("tmp").uid()
+    ));
+    let trees = std::fs::read_dir(fallback.join("files")).expect("extracted into the fallback");
+    assert_eq!(
+        trees
+            .filter(|e| e.as_ref().expect("entry").path().is_dir())
+            .count(),
+        1
+    );
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
 

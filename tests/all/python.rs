@@ -322,7 +322,7 @@ fn wasgi_py_build_works_offline_once_installed() {
         .arg("-o")
         .arg(&app)
         .stdin(Stdio::null());
-    let built = output(&mut cmd);
+    let built = output_within(&mut cmd, BUILD_HANG);
     assert_eq!(code(&built), 0, "offline build failed: {}", stderr(&built));
     let cache = dir.join("cache");
     let ran = output(
@@ -339,5 +339,90 @@ fn wasgi_py_build_works_offline_once_installed() {
         0,
         &[],
     );
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+// ---- warm-up requests at build time (`wasgi-py build --warm-up`) ---------------------
+
+/// The warm-up guest's answer to its `n`th request of one instance, at `path`.
+fn answered(n: u32, path: &str) -> Vec<u8> {
+    format!("request {n} of this instance: {path}\n").into_bytes()
+}
+
+#[test]
+fn what_a_warm_up_request_leaves_every_fresh_instance_starts_with() {
+    // Built with `--warm-up /` (its WARM_UP file): the build's request was the first.
+    let app = python_guest(py::WARM_UP);
+    let cache = target_dir().join("wasgi-cache");
+    for path in ["/a", "/b"] {
+        let out = output(
+            wasgi()
+                .arg("run")
+                .arg(&app)
+                .args(["--path", path])
+                .env("WASGI_CACHE_DIR", &cache)
+                .stdin(Stdio::null()),
+        );
+        let want = [
+            b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n".as_slice(),
+            &answered(2, path),
+        ]
+        .concat();
+        expect(&out, &want, 0, &[]);
+    }
+    // Under `wasgi serve` each request is a fresh instance too; with `--reuse` one
+    // instance goes on counting from where the warm-up left it.
+    let app = app.to_str().expect("utf-8");
+    let cache = cache.to_str().expect("utf-8");
+    let fresh = Server::start(app, &["--max-concurrency", "1", "--cache-dir", cache]);
+    for _ in 0..2 {
+        assert_eq!(fresh.get("/f").body.expect("body"), answered(2, "/f"));
+    }
+    let reused = Server::start(
+        app,
+        &["--max-concurrency", "1", "--reuse", "--cache-dir", cache],
+    );
+    for n in 2..5 {
+        assert_eq!(reused.get("/r").body.expect("body"), answered(n, "/r"));
+    }
+}
+
+#[test]
+fn wasgi_py_build_refuses_a_warm_up_path_the_app_does_not_serve() {
+    let hello = root().join("guests/python/flask-app");
+    let out = wasgi_py(&[
+        "app:application",
+        "-p",
+        hello.to_str().expect("utf-8"),
+        "--warm-up",
+        "nope",
+        "-o",
+        "/dev/null",
+    ]);
+    assert_build_error(&out, "--warm-up 'nope': a path on the app, starting with /");
+    let dir = scratch("python-warm-up-404");
+    let mut cmd = Command::new(target_dir().join("py-venv/bin/wasgi-py"));
+    cmd.arg("build").stdin(Stdio::null()).args([
+        "app:application",
+        "-p",
+        hello.to_str().expect("utf-8"),
+        "--deps",
+        target_dir()
+            .join("py-deps/flask-app")
+            .to_str()
+            .expect("utf-8"),
+        "--warm-up",
+        "/no/such/page",
+        "-o",
+        dir.join("app.wasm").to_str().expect("utf-8"),
+    ]);
+    let out = output_within(&mut cmd, BUILD_HANG);
+    let log = stderr(&out);
+    assert_eq!(code(&out), 1, "{log}");
+    assert!(
+        log.contains("the warm-up request GET /no/such/page answered '404 NOT FOUND': warm up with a path the app serves"),
+        "{log}"
+    );
+    assert!(!dir.join("app.wasm").exists(), "no component is written");
     std::fs::remove_dir_all(&dir).expect("clean up");
 }

@@ -217,18 +217,37 @@ pub fn output_with_input(cmd: &mut Command, input: &[u8], then: Then) -> Output 
     out
 }
 
+/// How long a component build (`wasgi-py build`: two componentize-py runs) may take
+/// before the test fails: minutes on a loaded machine.
+pub const BUILD_HANG: Duration = Duration::from_secs(900);
+
+/// [`output`], for a command that may take up to `limit` (a component build).
+pub fn output_within(cmd: &mut Command, limit: Duration) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("failed to start");
+    wait_within(child, limit)
+}
+
 /// Waits for a started child, failing the test (and killing the child) if it hangs.
 pub fn wait(child: Child) -> Output {
+    wait_within(child, HANG)
+}
+
+/// [`wait`], with `limit` instead of [`HANG`].
+fn wait_within(child: Child, limit: Duration) -> Output {
     let id = child.id();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    match rx.recv_timeout(HANG) {
+    match rx.recv_timeout(limit) {
         Ok(out) => out.expect("failed to wait for wasgi"),
         Err(_) => {
             let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
-            panic!("wasgi did not finish within {HANG:?}");
+            panic!("wasgi did not finish within {limit:?}");
         }
     }
 }

@@ -26,9 +26,11 @@ adapter guarantees:
 
 import encodings
 import importlib
+import io
 import pkgutil
 import sys
 import traceback
+import urllib.parse
 
 from componentize_py_types import Err
 from wit_world import exports
@@ -326,14 +328,63 @@ def _import_codecs():
             pass
 
 
-def application_class(spec, preload=()):
+def warm_up(app, target):
+    """Runs ``app`` on a ``GET`` of ``target`` (``/path?query``) while the component is
+    pre-initialised, so that what a framework sets up on its first request (Flask and
+    Werkzeug compile their URL map, fill their caches, import what the request needs)
+    is in the snapshot every instance starts from. The response is read and dropped;
+    a failure, or a status of 400 or more, stops the build."""
+    path, _, query = target.partition("?")
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": urllib.parse.unquote_to_bytes(path).decode("latin-1"),
+        "QUERY_STRING": query,
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "localhost",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    answered = []
+
+    def discard(status, headers, exc_info=None):
+        answered.append(status)
+        return lambda data: None
+
+    result = app(environ, discard)
+    try:
+        for _ in result:
+            pass
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    status = answered[-1] if answered else "no status"
+    if not status[:3].isdigit() or int(status[:3]) >= 400:
+        raise RuntimeError(
+            f"the warm-up request GET {target} answered {status!r}: "
+            "warm up with a path the app serves"
+        )
+
+
+def application_class(spec, preload=(), warm_up_paths=()):
     """The ``Application`` export class serving the app ``spec`` names
     (``module:callable``), which is imported now, with every codec and the modules in
-    ``preload`` (which the app imports only when a request needs them)."""
+    ``preload`` (which the app imports only when a request needs them); then each of
+    ``warm_up_paths`` is requested once (see ``warm_up``)."""
     _import_codecs()
     for module in preload:
         importlib.import_module(module)
     app = resolve(spec)
+    for target in warm_up_paths:
+        warm_up(app, target)
 
     class Application(exports.Application):
         def call(self, environ):

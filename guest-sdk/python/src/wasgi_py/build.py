@@ -57,7 +57,7 @@ ENTRY = '''\
 
 from wasgi_py.adapter import application_class
 
-Application = application_class({spec!r}, preload={preload!r})
+Application = application_class({spec!r}, preload={preload!r}, warm_up_paths={warm_up!r})
 '''
 
 # The entry of a first, throwaway component: it compiles and copies out the files the
@@ -163,7 +163,7 @@ def copy_tree(source, destination, skip):
             shutil.copyfile(path, target)
 
 
-def build(spec, output, paths=(), deps=None, preload=()):
+def build(spec, output, paths=(), deps=None, preload=(), warm_up=()):
     """Checks and compiles the app ``spec`` into the component ``output``, carrying
     its files (see ``wasgi_py.files``).
 
@@ -171,9 +171,14 @@ def build(spec, output, paths=(), deps=None, preload=()):
     directory); ``deps`` a directory of dependencies installed with
     ``pip install --target``; ``preload`` modules to import while the component is
     pre-initialised (a lazy import works without it; preloading saves the import's
-    time on each fresh instance).
+    time on each fresh instance); ``warm_up`` paths to request once then, so that
+    every instance starts past the framework's first-request set-up (whatever those
+    requests leave in memory, every instance starts with).
     """
     app_spec.parse(spec)
+    for target in warm_up:
+        if not target.startswith("/"):
+            raise BuildError(f"--warm-up {target!r}: a path on the app, starting with /")
     paths = [Path(p) for p in (paths or ["."])]
     if deps is not None:
         paths.append(Path(deps))
@@ -203,7 +208,7 @@ def build(spec, output, paths=(), deps=None, preload=()):
         componentize(copies, staging / "compiler.wasm")
         if not runtime.is_dir():
             keep(copies[0] / CARRY_DIR, runtime)
-        stage(copies[0], ENTRY.format(spec=spec, preload=tuple(preload)))
+        stage(copies[0], ENTRY.format(spec=spec, preload=tuple(preload), warm_up=tuple(warm_up)))
         componentize(copies, output)
         carried = staging / "files"
         with open(carried, "wb") as out:

@@ -49,12 +49,22 @@ def main(argv=None):
         metavar="MODULE",
         help="a module the app imports only at request time (repeatable)",
     )
+    b.add_argument(
+        "--warm-up",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="request GET PATH (e.g. / or /items?page=1) once while the component is "
+        "built, so every instance starts past the framework's first-request set-up; "
+        "whatever that request leaves in memory every instance starts with "
+        "(repeatable)",
+    )
     args = parser.parse_args(argv)
     try:
         deps = args.deps
         if args.requirements is not None:
             deps = install(args.requirements, deps or default_target(args.requirements))
-        build(args.spec, args.output, args.path, deps, args.preload)
+        build(args.spec, args.output, args.path, deps, args.preload, args.warm_up)
     except (BuildError, DependencyError, ValueError) as e:
         print(f"wasgi-py: error: {e}", file=sys.stderr)
         return 1

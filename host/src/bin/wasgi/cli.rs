@@ -493,7 +493,8 @@ fn seconds(text: &str) -> Result<f64, String> {
 #[derive(clap::Args, Default)]
 pub struct CacheArgs {
     /// Keep compiled components here (default: $WASGI_CACHE_DIR, else
-    /// $XDG_CACHE_HOME/wasgi, else $HOME/.cache/wasgi).
+    /// $XDG_CACHE_HOME/wasgi, else $HOME/.cache/wasgi, else a private
+    /// $TMPDIR/wasgi-cache-UID, /tmp by default).
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
     /// Compile the component on every run; never read or write the cache.
@@ -509,7 +510,7 @@ impl CacheArgs {
         }
         self.cache_dir
             .clone()
-            .or_else(|| Cache::default_dir(|name| std::env::var_os(name)))
+            .or_else(|| Cache::default_or_fallback_dir(|name| std::env::var_os(name)))
             .map(|dir| Cache::new(dir).with_notice(std::io::stderr().is_terminal()))
     }
 }

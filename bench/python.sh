@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Python at server speed (issue #18): `wasgi serve` of the Flask guest, a fresh instance
+# per request and `--reuse`, against the servers a Python author would otherwise use,
+# on the same app (guests/python/flask-app), route, machine and run.
+#
+#   bench/python.sh                        10 s each, 32 connections
+#   DURATION=30s CONNECTIONS=64 bench/python.sh
+#   WASGI_ARGS="--max-concurrency 4" bench/python.sh   extra flags for both wasgi runs
+#   SERVERS="gunicorn-sync wasgi" bench/python.sh      a subset (names as in the table)
+#   WASGI=path/to/wasgi bench/python.sh                 another wasgi binary (not built)
+#   APP=target/flask-warm.wasm bench/python.sh          another build of the Flask app
+#
+# Servers, one at a time (each alone on the cores with wrk): `wasgi serve` (defaults),
+# `wasgi serve --reuse`, gunicorn 23.0.0 sync with one worker per core, gunicorn
+# gthread (one worker per core, 8 threads each), waitress 3.0.2 (8 threads). gunicorn,
+# waitress and the Flask guest's pinned requirements go into target/bench-py-venv,
+# installed by this script. Each server starts on 127.0.0.1 port 0, must answer the
+# route with the same body as gunicorn, gets a 2 s warm-up, then `wrk -t1 -cN
+# --latency` for the duration. Peak RSS is the sum of VmHWM (each process's peak
+# resident set) over the server's whole process tree, read before it is stopped: for
+# the forking servers an upper bound (pages shared after fork count once per process).
+# Prints a Markdown table with each server's ratio to gunicorn sync. Not a test:
+# nothing here asserts a time.
+set -euo pipefail
+shopt -s inherit_errexit
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+duration=${DURATION:-10s}
+connections=${CONNECTIONS:-32}
+read -r -a wasgi_args <<<"${WASGI_ARGS:-}"
+servers_wanted=${SERVERS:-wasgi wasgi-reuse gunicorn-sync gunicorn-gthread waitress}
+route=/api/items/3
+cores=$(nproc)
+
+need wrk
+need curl
+if [ -n "${WASGI:-}" ]; then wasgi=$WASGI; else build_wasgi; fi
+"$root/guests/build.sh" python
+app_dir=$root/guests/python/flask-app
+component=${APP:-$target/guests/python/flask-app.wasm}
+venv=$target/bench-py-venv
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check \
+    gunicorn==23.0.0 waitress==3.0.2 -r "$app_dir/requirements.txt"
+
+servers
+
+# tree_rss PID: the sum of VmHWM over PID and its descendants, in MiB.
+tree_rss() {
+    local all=("$1") frontier=("$1") next child
+    while [ ${#frontier[@]} -gt 0 ]; do
+        next=()
+        for child in $(ps -o pid= --ppid "$(IFS=,; echo "${frontier[*]}")" 2>/dev/null); do
+            next+=("$child")
+        done
+        all+=("${next[@]}")
+        frontier=("${next[@]}")
+    done
+    for child in "${all[@]}"; do cat "/proc/$child/status" 2>/dev/null; done |
+        awk '/VmHWM/ { kb += $2 } END { printf "%.0f", kb / 1024 }'
+}
+
+# measure URL: prints "req/s p50 p99 errors" from one wrk run.
+measure() {
+    wrk -t1 -c"$connections" -d"$duration" --latency "$1" | awk '
+        /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
+        /Requests\/sec/ { rps = $2 }
+        /Socket errors/ { split($0, e, /[ ,]+/); for (i in e) if (e[i] ~ /^[0-9]+$/) errors += e[i] }
+        /Non-2xx/ { errors += $NF }
+        END { printf "%s %s %s %d\n", rps, p50, p99, errors }'
+}
+
+# ms TIME: wrk's latency (123.45us, 1.23ms, 1.02s) in milliseconds.
+ms() {
+    awk -v t="$1" 'BEGIN {
+        if (t ~ /us$/) v = t / 1000; else if (t ~ /ms$/) v = t + 0; else if (t ~ /m$/) v = t * 60000;
+        else v = t * 1000; printf "%.2f", v }'
+}
+
+# Quiet Python servers: no .pyc written into the app's directory.
+export PYTHONDONTWRITEBYTECODE=1
+declare -A command=(
+    [wasgi]="$wasgi serve $component --addr 127.0.0.1:0 --cache-dir $target/wasgi-cache ${wasgi_args[*]}"
+    [wasgi-reuse]="$wasgi serve $component --addr 127.0.0.1:0 --cache-dir $target/wasgi-cache --reuse ${wasgi_args[*]}"
+    [gunicorn-sync]="$venv/bin/gunicorn --chdir $app_dir -b 127.0.0.1:0 -w $cores -k sync app:application"
+    [gunicorn-gthread]="$venv/bin/gunicorn --chdir $app_dir -b 127.0.0.1:0 -w $cores -k gthread --threads 8 app:application"
+    [waitress]="env -C $app_dir $venv/bin/waitress-serve --listen=127.0.0.1:0 --threads=8 app:application"
+)
+declare -A label=(
+    [wasgi]="\`wasgi serve\` (fresh instance per request)"
+    [wasgi-reuse]="\`wasgi serve --reuse\`"
+    [gunicorn-sync]="gunicorn 23.0.0 sync, $cores workers"
+    [gunicorn-gthread]="gunicorn 23.0.0 gthread, $cores workers × 8 threads"
+    [waitress]="waitress 3.0.2, 8 threads"
+)
+
+# The body every server must answer with: gunicorn's (the reference), from its own run.
+expected=""
+declare -A result
+for name in gunicorn-sync $servers_wanted; do
+    [ -n "${result[$name]:-}" ] && continue
+    # shellcheck disable=SC2086 # the commands are word lists
+    start "$name" ${command[$name]}
+    got=$(curl -s -A wasgi-bench "$url${route#/}")
+    if [ -z "$expected" ]; then
+        expected=$got
+        [[ $expected == *'"item":3'* ]] || { echo "python.sh: $name answered wrong: $got" >&2; exit 1; }
+    elif [ "$got" != "$expected" ]; then
+        echo "python.sh: $name answered differently from gunicorn:" >&2
+        diff <(echo "$expected") <(echo "$got") >&2
+        exit 1
+    fi
+    wrk -t1 -c"$connections" -d2s "$url${route#/}" >/dev/null # warm up
+    read -r rps p50 p99 errors < <(measure "$url${route#/}")
+    result[$name]="$rps $(ms "$p50") $(ms "$p99") $errors $(tree_rss "$pid")"
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+done
+
+read -r base _ _ _ base_rss <<<"${result[gunicorn-sync]}"
+echo "| server | requests/s | p50 | p99 | p99 / p50 | errors | peak RSS | req/s vs gunicorn sync | RSS vs gunicorn sync |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for name in $servers_wanted; do
+    read -r rps p50 p99 errors rss <<<"${result[$name]}"
+    awk -v l="${label[$name]}" -v r="$rps" -v a="$p50" -v b="$p99" -v e="$errors" -v m="$rss" \
+        -v br="$base" -v bm="$base_rss" 'BEGIN {
+        printf "| %s | %.0f | %.2f ms | %.2f ms | %.1f× | %d | %d MiB | %.2f× | %.2f× |\n",
+            l, r, a, b, (a > 0 ? b / a : 0), e, m, r / br, m / bm }'
+done
+echo
+echo "route $route, wrk -t1 -c$connections -d$duration; wasgi flags: ${WASGI_ARGS:-(defaults)}"
+echo "machine: $cores cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); wasgi $("$wasgi" --version | cut -d' ' -f2); $("$venv/bin/python" --version)"
