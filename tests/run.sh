@@ -9,7 +9,9 @@
 #   - with apt-get (as root, as CI runs): apache2, nginx and fcgiwrap, the web servers
 #     the deployment tests (tests/all/deploy.rs) run wasgi under; python3-venv when
 #     python3 cannot make a venv (the Python guests are built in one);
-#   - with rustup: the wasm32-wasip2 target the guests are built for.
+#   - with rustup: the wasm32-wasip2 target the guests are built for;
+#   - with pip: the wasmtime 49 CLI (tests/wasmtime-cli.sh, into target/wasmtime-venv),
+#     which serves the wrapped apps of tests/all/wrap.rs.
 # The first test build then builds the Rust guests (tests/artifacts); the first Python
 # test sets up the venv under target/ with pip and builds the Python guests
 # (guests/build.sh python).
@@ -57,6 +59,8 @@ fi
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
+
+tests/wasmtime-cli.sh >/dev/null
 
 # ---- Every test -------------------------------------------------------------------
 

@@ -225,15 +225,30 @@ pub struct HttpRequest<'a> {
     pub protocol: &'a str,
     /// The header fields, in order, repeats included.
     pub headers: &'a [(&'a str, &'a [u8])],
-    /// The address the connection was accepted on.
-    pub local: std::net::SocketAddr,
-    /// The client's address.
-    pub remote: std::net::SocketAddr,
+    /// The address the connection was accepted on, when the front end knows it (a
+    /// wasi:http component does not).
+    pub local: Option<std::net::SocketAddr>,
+    /// The client's address, when the front end knows it (a wasi:http component does
+    /// not: then no REMOTE_ADDR, and no proxy is believed).
+    pub remote: Option<std::net::SocketAddr>,
     /// Whether the connection is TLS (`HTTPS=on`).
     pub https: bool,
     /// The proxies whose forwarded headers are believed (`wasgi serve
     /// --trusted-proxy`); empty, the default, believes none. See [`Environ::from_http`].
     pub trusted_proxies: &'a [IpAddr],
+    /// Keep header fields whose names hold `_` (`wasgi serve
+    /// --allow-underscore-headers`); by default they are dropped, see
+    /// [`is_underscore_header`].
+    pub keep_underscore_headers: bool,
+}
+
+/// Whether a request header field's name holds `_`. Such fields are dropped before
+/// the environ is built (unless the operator keeps them): as CGI variables they would
+/// be the same as their dashed forms (`X_Auth_User` and `X-Auth-User` are both
+/// `HTTP_X_AUTH_USER`), so a client could forge a header that a proxy in front strips
+/// only in its dashed form. nginx and gunicorn drop them too.
+pub fn is_underscore_header(name: &str) -> bool {
+    name.contains('_')
 }
 
 impl Environ {
@@ -264,15 +279,19 @@ impl Environ {
             "SERVER_SOFTWARE",
             concat!("wasgi/", env!("CARGO_PKG_VERSION")),
         );
-        let proxied = request.trusted_proxies.contains(&request.remote.ip());
+        let proxied = request
+            .remote
+            .is_some_and(|remote| request.trusted_proxies.contains(&remote.ip()));
         match proxied
             .then(|| forwarded_for(request.headers, request.trusted_proxies))
             .flatten()
         {
             Some(client) => environ.set("REMOTE_ADDR", client.to_string()),
             None => {
-                environ.set("REMOTE_ADDR", request.remote.ip().to_string());
-                environ.set("REMOTE_PORT", request.remote.port().to_string());
+                if let Some(remote) = request.remote {
+                    environ.set("REMOTE_ADDR", remote.ip().to_string());
+                    environ.set("REMOTE_PORT", remote.port().to_string());
+                }
             }
         }
         let https = match proxied.then(|| forwarded_proto(request.headers)).flatten() {
@@ -283,7 +302,9 @@ impl Environ {
             environ.set("HTTPS", "on");
         }
         for (name, value) in request.headers {
-            environ.add_header(name, value);
+            if request.keep_underscore_headers || !is_underscore_header(name) {
+                environ.add_header(name, value);
+            }
         }
         let default_port = if https { "443" } else { "80" };
         let (name, port) = match environ.get("HTTP_HOST").map(split_host) {
@@ -291,10 +312,13 @@ impl Environ {
                 name.to_vec(),
                 port.unwrap_or(default_port.as_bytes()).to_vec(),
             ),
-            _ => (
-                socket_host(request.local.ip()).into_bytes(),
-                request.local.port().to_string().into_bytes(),
-            ),
+            _ => match request.local {
+                Some(local) => (
+                    socket_host(local.ip()).into_bytes(),
+                    local.port().to_string().into_bytes(),
+                ),
+                None => (b"localhost".to_vec(), default_port.as_bytes().to_vec()),
+            },
         };
         environ.set("SERVER_NAME", name);
         environ.set("SERVER_PORT", port);

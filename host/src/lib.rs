@@ -20,7 +20,8 @@
 //!   may take;
 //! - [`grants`]: what a guest may reach beyond its request (nothing by default);
 //! - [`cgi`]: the CGI front end (`wasgi run`);
-//! - [`serve`]: the HTTP front end (`wasgi serve`).
+//! - [`serve`]: the HTTP front end (`wasgi serve`);
+//! - [`wrap`]: the app as a wasi:http component with the gateway inside (`wasgi wrap`).
 //!
 //! The first ones, to `response`, are the gateway core, its own crate (`wasgi-gateway`, re-exported
 //! here), which has no wasmtime in it: the fuzz targets in `fuzz/` build on it alone.
@@ -50,6 +51,7 @@ mod error;
 pub mod grants;
 pub mod limits;
 pub mod serve;
+pub mod wrap;
 
 /// The gateway core, re-exported: it is its own crate (`wasgi-gateway`, no wasmtime).
 pub use wasgi_gateway::{environ, gateway, input, log, response, validate};

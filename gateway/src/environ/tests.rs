@@ -167,10 +167,11 @@ fn http<'a>(target: &'a [u8], headers: &'a [(&'a str, &'a [u8])]) -> HttpRequest
         target,
         protocol: "HTTP/1.1",
         headers,
-        local: "127.0.0.1:8000".parse().expect("addr"),
-        remote: "10.1.2.3:54321".parse().expect("addr"),
+        local: Some("127.0.0.1:8000".parse().expect("addr")),
+        remote: Some("10.1.2.3:54321".parse().expect("addr")),
         https: false,
         trusted_proxies: &[],
+        keep_underscore_headers: false,
     }
 }
 
@@ -252,7 +253,7 @@ fn an_absolute_form_target_keeps_only_path_and_query() {
 fn proxied(remote: &str, trusted: &[&str], headers: &[(&str, &[u8])]) -> Environ {
     let trusted: Vec<IpAddr> = trusted.iter().map(|t| t.parse().expect("ip")).collect();
     Environ::from_http(&HttpRequest {
-        remote: remote.parse().expect("addr"),
+        remote: Some(remote.parse().expect("addr")),
         trusted_proxies: &trusted,
         ..http(b"/", headers)
     })
@@ -354,4 +355,37 @@ fn content_length_parses_plain_decimals_only() {
         assert_eq!(env.content_length(), want, "{raw:?}");
     }
     assert_eq!(Environ::new().content_length(), None);
+}
+
+#[test]
+fn underscore_headers_are_dropped_unless_kept() {
+    let headers: [(&str, &[u8]); 2] = [("X_Auth_User", b"forged"), ("X-Auth-User", b"real")];
+    let env = Environ::from_http(&http(b"/", &headers));
+    assert_eq!(env.get("HTTP_X_AUTH_USER"), Some(&b"real"[..]));
+    let kept = Environ::from_http(&HttpRequest {
+        keep_underscore_headers: true,
+        ..http(b"/", &headers)
+    });
+    assert_eq!(kept.get("HTTP_X_AUTH_USER"), Some(&b"forged, real"[..]));
+}
+
+#[test]
+fn without_sockets_there_is_no_remote_addr_and_the_host_names_the_server() {
+    let headers: [(&str, &[u8]); 1] = [("Host", b"example.org")];
+    let env = Environ::from_http(&HttpRequest {
+        local: None,
+        remote: None,
+        ..http(b"/", &headers)
+    });
+    assert_eq!(env.get("REMOTE_ADDR"), None);
+    assert_eq!(env.get("REMOTE_PORT"), None);
+    assert_eq!(env.get("SERVER_NAME"), Some(&b"example.org"[..]));
+    assert_eq!(env.get("SERVER_PORT"), Some(&b"80"[..]));
+    let bare = Environ::from_http(&HttpRequest {
+        local: None,
+        remote: None,
+        ..http(b"/", &[])
+    });
+    assert_eq!(bare.get("SERVER_NAME"), Some(&b"localhost"[..]));
+    assert_eq!(bare.get("SERVER_PORT"), Some(&b"80"[..]));
 }

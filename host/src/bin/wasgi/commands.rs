@@ -1,5 +1,5 @@
 //! What each command does, once its flags are parsed: `wasgi run` (and the CGI
-//! handler form), `wasgi compile` and `wasgi serve`.
+//! handler form), `wasgi compile`, `wasgi serve` and `wasgi wrap`.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -14,7 +14,9 @@ use wasgi::limits::GuestLimits;
 use wasgi::serve::Limits;
 use wasgi::{Application, Error, Outcome, Request, cgi};
 
-use crate::cli::{CacheArgs, Command, CompileArgs, RunArgs, SERVE_GUEST_LIMITS, ServeArgs};
+use crate::cli::{
+    CacheArgs, Command, CompileArgs, RunArgs, SERVE_GUEST_LIMITS, ServeArgs, WrapArgs,
+};
 use crate::exit::Failure;
 
 /// What one request's guest may take and reach.
@@ -31,14 +33,28 @@ struct Output {
     framing: Option<cgi::Framing>,
 }
 
-/// `wasgi run`, `wasgi compile` or `wasgi serve`; `nph_name` says wasgi runs under an
+/// `wasgi run`, `wasgi compile`, `wasgi serve` or `wasgi wrap`; `nph_name` says wasgi runs under an
 /// `nph-` name.
 pub fn dispatch(command: Command, nph_name: bool) -> Result<Outcome, Failure> {
     match command {
         Command::Compile(args) => compile(args),
         Command::Run(args) => run(args, nph_name),
         Command::Serve(args) => serve(args).map(|()| Outcome::Completed),
+        Command::Wrap(args) => wrap(args),
     }
+}
+
+/// `wasgi wrap`.
+fn wrap(args: WrapArgs) -> Result<Outcome, Failure> {
+    let output = args
+        .output
+        .unwrap_or_else(|| args.app.with_extension("http.wasm"));
+    let wrapped = wasgi::wrap::wrap(&args.app)?;
+    std::fs::write(&output, wrapped).map_err(|cause| Error::Write {
+        path: output.clone(),
+        cause,
+    })?;
+    Ok(Outcome::Completed)
 }
 
 /// The CGI handler form: `wasgi run $WASGI_APP` with every default.
