@@ -13,9 +13,6 @@ use crate::bindings::wasi::http::types::{
 };
 use crate::bindings::wasi::io::streams::OutputStream;
 
-/// The most `blocking-write-and-flush` takes at once (wasi:io 0.2).
-const MAX_WRITE: usize = 4096;
-
 /// One response. Fields drop in order: the stream before its body.
 pub(crate) struct HttpSink {
     out: Option<ResponseOutparam>,
@@ -66,12 +63,25 @@ impl Sink for HttpSink {
             .stream
             .as_ref()
             .ok_or_else(|| io::Error::other("no response body to write to"))?;
-        for piece in chunk.chunks(MAX_WRITE) {
-            stream
-                .blocking_write_and_flush(piece)
-                .map_err(|e| io::Error::other(format!("the client went away: {e:?}")))?;
+        let gone = |e| io::Error::other(format!("the client went away: {e:?}"));
+        // As much at once as the platform takes (`check-write`), rather than
+        // `blocking-write-and-flush`'s 4 KiB: one chunk of the app's stays one write
+        // (and, under wasmtime serve, one HTTP chunk) where the platform allows.
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let permit = stream.check_write().map_err(gone)?;
+            if permit == 0 {
+                stream.subscribe().block();
+                continue;
+            }
+            let n = rest
+                .len()
+                .min(usize::try_from(permit).unwrap_or(usize::MAX));
+            stream.write(&rest[..n]).map_err(gone)?;
+            rest = &rest[n..];
         }
-        Ok(())
+        // Each chunk is flushed before the app's next step, as `wasgi serve` does.
+        stream.blocking_flush().map_err(gone)
     }
 
     fn finish(&mut self) -> io::Result<()> {
