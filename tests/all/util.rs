@@ -345,13 +345,20 @@ impl Server {
 
     /// Starts `cmd`, a `wasgi serve` command line, and waits for its `listening on`
     /// line (never sleeps).
-    pub fn spawn(mut cmd: Command) -> Self {
+    pub fn spawn(cmd: Command) -> Self {
+        Self::spawn_announced(cmd, "listening on http://")
+    }
+
+    /// Starts `cmd`, a server's command line, and waits for the stderr line starting
+    /// with `announce` followed by its address (`wasmtime serve`'s is `Serving HTTP on
+    /// http://`, with a `/` after the address).
+    pub fn spawn_announced(mut cmd: Command, announce: &'static str) -> Self {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("failed to start wasgi serve");
+            .expect("failed to start the server");
         let stderr = child.stderr.take().expect("stderr");
         let log = std::sync::Arc::new((
             std::sync::Mutex::new(String::new()),
@@ -363,8 +370,8 @@ impl Server {
             use std::io::BufRead;
             for line in std::io::BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("listening on http://") {
-                    let _ = tx.send(addr.to_owned());
+                if let Some(addr) = line.strip_prefix(announce) {
+                    let _ = tx.send(addr.trim_end_matches('/').to_owned());
                 }
                 let (text, changed) = &*sink;
                 let mut text = text.lock().expect("log lock");
@@ -377,7 +384,7 @@ impl Server {
             Ok(addr) => addr.parse().expect("a socket address"),
             Err(_) => {
                 let _ = child.kill();
-                panic!("wasgi serve printed no `listening on` line within {HANG:?}");
+                panic!("the server printed no {announce:?} line within {HANG:?}");
             }
         };
         Self { child, addr, log }
