@@ -128,10 +128,13 @@ fuzz_target!(|request: Request| {
         target: &request.target,
         protocol,
         headers: &headers,
-        local: request.local,
-        remote: request.remote,
+        local: Some(request.local),
+        remote: Some(request.remote),
         https: request.https,
         trusted_proxies: &trusted,
+        // Every field reaches the environ, so the checks below see each one (the
+        // dropping of `_` names has its own unit test).
+        keep_underscore_headers: true,
     });
     let get = |name: &str| env.get(name).map(<[u8]>::to_vec);
     let text = |s: String| Some(s.into_bytes());
