@@ -63,3 +63,13 @@ start() {
     cat <&"$fd" >"$work/$name.log" &
     pids+=("$!")
 }
+
+# run URL CONNECTIONS: prints "req/s p50 p99 errors" from one wrk run of $duration.
+run() {
+    wrk -t2 -c"$2" -d"$duration" --latency "$1" | awk '
+        /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
+        /Requests\/sec/ { rps = $2 }
+        /Socket errors/ { split($0, e, /[ ,]+/); for (i in e) if (e[i] ~ /^[0-9]+$/) errors += e[i] }
+        /Non-2xx/ { errors += $NF }
+        END { printf "%s %s %s %d\n", rps, p50, p99, errors }'
+}

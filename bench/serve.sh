@@ -37,16 +37,6 @@ for url in "$wasgi_url" "$wasmtime_url"; do
     wrk -t2 -c32 -d2s "$url" >/dev/null # warm up
 done
 
-# run URL CONNECTIONS: prints "req/s p50 p99 errors" from one wrk run.
-run() {
-    wrk -t2 -c"$2" -d"$duration" --latency "$1" | awk '
-        /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
-        /Requests\/sec/ { rps = $2 }
-        /Socket errors/ { split($0, e, /[ ,]+/); for (i in e) if (e[i] ~ /^[0-9]+$/) errors += e[i] }
-        /Non-2xx/ { errors += $NF }
-        END { printf "%s %s %s %d\n", rps, p50, p99, errors }'
-}
-
 rss() { awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$1/status"; }
 
 echo "| connections | server | requests/s | p50 | p99 | errors | ratio (wasgi / wasmtime) |"
