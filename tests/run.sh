@@ -13,7 +13,9 @@
 #     files (tests/all/listen.rs); podman and runc, which build and run the container
 #     image, and musl-tools and binutils, for its static wasgi (tests/all/container.rs);
 #   - with rustup: the wasm32-wasip2 target the guests are built for, and the
-#     x86_64-unknown-linux-musl target of the image's static wasgi.
+#     x86_64-unknown-linux-musl target of the image's static wasgi;
+#   - with pip: the wasmtime 49 CLI (tests/wasmtime-cli.sh, into target/wasmtime-venv),
+#     which serves the wrapped apps of tests/all/wrap.rs.
 # The first container test builds that static wasgi (deploy/image.sh: a release build
 # of wasmtime for musl, minutes; cargo reuses it after), and the first Kubernetes test
 # installs kubernetes-validate into a venv under target/ (tests/all/kubernetes.rs).
@@ -66,6 +68,8 @@ for target in wasm32-wasip2 x86_64-unknown-linux-musl; do
         rustup target add "$target"
     fi
 done
+
+tests/wasmtime-cli.sh >/dev/null
 
 # ---- Every test -------------------------------------------------------------------
 

@@ -134,6 +134,9 @@ fuzz_target!(|request: Request| {
         remote: request.remote,
         https: request.https,
         trusted_proxies: &trusted,
+        // Every field reaches the environ, so the checks below see each one (the
+        // dropping of `_` names has its own unit test).
+        keep_underscore_headers: true,
     });
     let get = |name: &str| env.get(name).map(<[u8]>::to_vec);
     let text = |s: String| Some(s.into_bytes());

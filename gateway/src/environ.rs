@@ -225,19 +225,33 @@ pub struct HttpRequest<'a> {
     pub protocol: &'a str,
     /// The header fields, in order, repeats included.
     pub headers: &'a [(&'a str, &'a [u8])],
-    /// The address the connection was accepted on; `None` for a unix-domain socket
-    /// (SERVER_NAME and SERVER_PORT then come from the Host header, else `localhost`
-    /// and the scheme's port).
+    /// The address the connection was accepted on, when the front end knows it: `None`
+    /// for a unix-domain socket and in a wasi:http component (SERVER_NAME and
+    /// SERVER_PORT then come from the Host header, else `localhost` and the scheme's
+    /// port).
     pub local: Option<std::net::SocketAddr>,
-    /// The client's address; `None` for a client on a unix-domain socket, which has
-    /// none: REMOTE_ADDR is then empty and REMOTE_PORT absent (as gunicorn does), and
-    /// the client is never a trusted proxy.
+    /// The client's address, when the front end knows it: `None` for a client on a
+    /// unix-domain socket and in a wasi:http component. REMOTE_ADDR is then empty and
+    /// REMOTE_PORT absent (as gunicorn does on a unix socket), and no proxy is believed.
     pub remote: Option<std::net::SocketAddr>,
     /// Whether the connection is TLS (`HTTPS=on`).
     pub https: bool,
     /// The proxies whose forwarded headers are believed (`wasgi serve
     /// --trusted-proxy`); empty, the default, believes none. See [`Environ::from_http`].
     pub trusted_proxies: &'a [IpAddr],
+    /// Keep header fields whose names hold `_` (`wasgi serve
+    /// --allow-underscore-headers`); by default they are dropped, see
+    /// [`is_underscore_header`].
+    pub keep_underscore_headers: bool,
+}
+
+/// Whether a request header field's name holds `_`. Such fields are dropped before
+/// the environ is built (unless the operator keeps them): as CGI variables they would
+/// be the same as their dashed forms (`X_Auth_User` and `X-Auth-User` are both
+/// `HTTP_X_AUTH_USER`), so a client could forge a header that a proxy in front strips
+/// only in its dashed form. nginx and gunicorn drop them too.
+pub fn is_underscore_header(name: &str) -> bool {
+    name.contains('_')
 }
 
 impl Environ {
@@ -295,7 +309,9 @@ impl Environ {
             environ.set("HTTPS", "on");
         }
         for (name, value) in request.headers {
-            environ.add_header(name, value);
+            if request.keep_underscore_headers || !is_underscore_header(name) {
+                environ.add_header(name, value);
+            }
         }
         let default_port = if https { "443" } else { "80" };
         let (name, port) = match environ.get("HTTP_HOST").map(split_host) {

@@ -68,6 +68,10 @@ pub enum Error {
         /// Why (part of the message, so not repeated as a source).
         cause: std::io::Error,
     },
+    /// `wasgi wrap` could not compose the wrapped component (wasgi's fault, not the
+    /// app's).
+    #[error("failed to compose the wrapped component: {0}; please report this as a bug of wasgi")]
+    Wrap(String),
     /// The wasm engine could not be set up (a host problem, not the app's).
     #[error("failed to set up the wasm engine: {0}")]
     Engine(String),

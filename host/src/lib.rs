@@ -22,7 +22,8 @@
 //! - [`check`]: `wasgi check`, diagnostics for an application at `wsgiref.validate`
 //!   grade;
 //! - [`cgi`]: the CGI front end (`wasgi run`);
-//! - [`serve`]: the HTTP front end (`wasgi serve`), and [`metrics`]: what it counts.
+//! - [`serve`]: the HTTP front end (`wasgi serve`), and [`metrics`]: what it counts;
+//! - [`wrap`]: the app as a wasi:http component with the gateway inside (`wasgi wrap`).
 //!
 //! The first ones, to `response`, are the gateway core, its own crate (`wasgi-gateway`, re-exported
 //! here), which has no wasmtime in it: the fuzz targets in `fuzz/` build on it alone.
@@ -54,6 +55,7 @@ pub mod grants;
 pub mod limits;
 pub mod metrics;
 pub mod serve;
+pub mod wrap;
 
 /// The gateway core, re-exported: it is its own crate (`wasgi-gateway`, no wasmtime).
 pub use wasgi_gateway::{environ, gateway, input, lint, log, observe, response, rules, validate};

@@ -46,7 +46,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
-use wasgi_gateway::environ::{Environ, HttpRequest};
+use wasgi_gateway::environ::{self, Environ, HttpRequest};
 use wasgi_gateway::input::Input;
 use wasgi_gateway::response::ErrorPage;
 use wasgi_gateway::validate;
@@ -390,6 +390,7 @@ async fn handle(
         remote: remote.ip(),
         https: false,
         trusted_proxies: &shared.limits.trusted_proxies,
+        keep_underscore_headers: shared.limits.allow_underscore_headers,
     });
     environ.set(id::VARIABLE, id);
     environ.multithread = true;
@@ -452,7 +453,8 @@ async fn handle(
 
 /// The request's header fields as the environ builder takes them: the host the
 /// request is for in place of Host (an absolute-form target's authority wins, RFC 9112
-/// section 3.2.2), and without the fields [`head::dropped`] drops (logged once).
+/// section 3.2.2). The environ builder drops the fields whose names hold `_`
+/// ([`environ::is_underscore_header`]); they are logged here, once.
 fn environ_headers<'a>(
     parts: &'a hyper::http::request::Parts,
     host: Option<&'a [u8]>,
@@ -462,9 +464,10 @@ fn environ_headers<'a>(
     let mut dropped = Vec::new();
     let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(parts.headers.len());
     for (name, value) in &parts.headers {
-        if head::dropped(name, limits.allow_underscore_headers) {
+        if !limits.allow_underscore_headers && environ::is_underscore_header(name.as_str()) {
             dropped.push(name.as_str());
-        } else if name == hyper::header::HOST {
+        }
+        if name == hyper::header::HOST {
             headers.extend(host.map(|host| ("host", host)));
         } else {
             headers.push((name.as_str(), value.as_bytes()));

@@ -27,6 +27,7 @@ mod reuse;
 mod sandbox;
 mod serve;
 mod util;
+mod wrap;
 
 /// The guests, one constant each: the path of a Rust guest's `.wasm`, the name of a
 /// Python guest (see [`util::python_guest`]). Under `deny(dead_code)`, a guest that

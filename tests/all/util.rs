@@ -383,7 +383,7 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("failed to start wasgi serve");
+            .expect("failed to start the server");
         let stderr = child.stderr.take().expect("stderr");
         let log = std::sync::Arc::new((
             std::sync::Mutex::new(String::new()),
@@ -458,6 +458,23 @@ impl Server {
             Some(addr.parse().expect("a socket address"))
         });
         self.listening = listening;
+    }
+
+    /// Starts `cmd`, another server's command line, and waits for the stderr line
+    /// starting with `announce` followed by its address (`wasmtime serve`'s is
+    /// `Serving HTTP on http://`, with a `/` after the address).
+    pub fn spawn_announced(cmd: Command, announce: &'static str) -> Self {
+        let mut server = Self::launch(cmd);
+        let log = server.wait_for_log(announce);
+        let addr = log
+            .lines()
+            .find_map(|line| line.strip_prefix(announce))
+            .expect("the line");
+        server.addr = addr
+            .trim_end_matches('/')
+            .parse()
+            .expect("a socket address");
+        server
     }
 
     /// `http://ADDR` + `path`.

@@ -171,6 +171,7 @@ fn http<'a>(target: &'a [u8], headers: &'a [(&'a str, &'a [u8])]) -> HttpRequest
         remote: Some("10.1.2.3:54321".parse().expect("addr")),
         https: false,
         trusted_proxies: &[],
+        keep_underscore_headers: false,
     }
 }
 
@@ -372,4 +373,37 @@ fn a_client_on_a_unix_socket_has_an_empty_remote_addr_and_no_port() {
     // No Host, no socket address: the defaults.
     assert_eq!(env.get("SERVER_NAME"), Some(&b"localhost"[..]));
     assert_eq!(env.get("SERVER_PORT"), Some(&b"80"[..]));
+}
+
+#[test]
+fn underscore_headers_are_dropped_unless_kept() {
+    let headers: [(&str, &[u8]); 2] = [("X_Auth_User", b"forged"), ("X-Auth-User", b"real")];
+    let env = Environ::from_http(&http(b"/", &headers));
+    assert_eq!(env.get("HTTP_X_AUTH_USER"), Some(&b"real"[..]));
+    let kept = Environ::from_http(&HttpRequest {
+        keep_underscore_headers: true,
+        ..http(b"/", &headers)
+    });
+    assert_eq!(kept.get("HTTP_X_AUTH_USER"), Some(&b"forged, real"[..]));
+}
+
+#[test]
+fn without_sockets_remote_addr_is_empty_and_the_host_names_the_server() {
+    let headers: [(&str, &[u8]); 1] = [("Host", b"example.org")];
+    let env = Environ::from_http(&HttpRequest {
+        local: None,
+        remote: None,
+        ..http(b"/", &headers)
+    });
+    assert_eq!(env.get("REMOTE_ADDR"), Some(&b""[..]));
+    assert_eq!(env.get("REMOTE_PORT"), None);
+    assert_eq!(env.get("SERVER_NAME"), Some(&b"example.org"[..]));
+    assert_eq!(env.get("SERVER_PORT"), Some(&b"80"[..]));
+    let bare = Environ::from_http(&HttpRequest {
+        local: None,
+        remote: None,
+        ..http(b"/", &[])
+    });
+    assert_eq!(bare.get("SERVER_NAME"), Some(&b"localhost"[..]));
+    assert_eq!(bare.get("SERVER_PORT"), Some(&b"80"[..]));
 }

@@ -81,6 +81,7 @@ impl CheckRequest {
             remote: Some(SocketAddr::from(([127, 0, 0, 1], 40000))),
             https: false,
             trusted_proxies: &[],
+            keep_underscore_headers: false,
         });
         if !self.script_name.is_empty() {
             let path = environ.get("PATH_INFO").unwrap_or_default().to_vec();

@@ -12,13 +12,11 @@
 //!   or a value that is not `uri-host [":" port]`; an absolute-form target must be
 //!   `http` or `https`, its authority without userinfo, and it wins over Host.
 //!
-//! Header fields whose names hold `_` are dropped (unless the operator keeps them): as
-//! CGI variables they would be the same as their dashed forms (`X_Auth_User` and
-//! `X-Auth-User` are both `HTTP_X_AUTH_USER`), so a client could forge a header that a
-//! proxy in front strips only in its dashed form. nginx and gunicorn drop them too.
+//! Header fields whose names hold `_` are dropped by the environ builder
+//! (`wasgi_gateway::environ::is_underscore_header`), which a wasi:http component shares.
 
 use hyper::Version;
-use hyper::header::{HOST, HeaderName, TRANSFER_ENCODING};
+use hyper::header::{HOST, TRANSFER_ENCODING};
 use hyper::http::request::Parts;
 
 /// Why a request head is refused: the reason goes to the log and to the client.
@@ -153,12 +151,6 @@ fn is_ip_literal(inside: &[u8]) -> bool {
     std::str::from_utf8(inside).is_ok_and(|s| s.parse::<std::net::Ipv6Addr>().is_ok())
 }
 
-/// Whether a request header field is dropped before the environ is built: its name
-/// holds `_` and the operator did not keep such names.
-pub(super) fn dropped(name: &HeaderName, keep_underscores: bool) -> bool {
-    !keep_underscores && name.as_str().contains('_')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,13 +244,5 @@ mod tests {
     fn connect_is_refused() {
         let p = parts(hyper::Request::connect("example.org:443").header("host", "example.org:443"));
         assert!(check(&p).is_err());
-    }
-
-    #[test]
-    fn underscore_names_are_dropped_unless_kept() {
-        let name = HeaderName::from_static("x_auth_user");
-        assert!(dropped(&name, false));
-        assert!(!dropped(&name, true));
-        assert!(!dropped(&HeaderName::from_static("x-auth-user"), false));
     }
 }

@@ -112,6 +112,33 @@ Exit status:
   1   the host itself failed
   2   the command line is wrong (a --requests file included)")]
     Check(CheckArgs),
+    /// Wrap an application into a wasi:http component, with wasgi's gateway inside,
+    /// for wasmtime serve, Spin, wasmCloud and other wasi:http hosts.
+    #[command(after_help = "\
+The output exports wasi:http/incoming-handler@0.2.0 and holds the application
+unchanged, with wasgi's gateway between it and the platform: the same environ, rules
+and error handling as `wasgi serve`; limits are then the platform's. See
+docs/WASI-HTTP.md. Run it with, for example, `wasmtime serve -S cli APP.http.wasm`.
+
+Exit status:
+  0   the wrapped component was written
+  10  the application cannot be read
+  11  the file is not a WebAssembly component
+  12  the component does not implement the wasgi world
+  1   the output cannot be written, or the host itself failed
+  2   the command line is wrong")]
+    Wrap(WrapArgs),
+}
+
+/// `wasgi wrap`'s options.
+#[derive(clap::Args)]
+pub struct WrapArgs {
+    /// The application: a wasm component implementing the wasgi world.
+    pub app: PathBuf,
+    /// Where to write the wrapped component (default: APP with the extension
+    /// .http.wasm).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `wasgi check`'s options.

@@ -1,5 +1,5 @@
 //! What each command does, once its flags are parsed: `wasgi run` (and the CGI
-//! handler form), `wasgi compile`, `wasgi serve` and `wasgi check`.
+//! handler form), `wasgi compile`, `wasgi serve`, `wasgi check` and `wasgi wrap`.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -16,7 +16,7 @@ use wasgi::{Application, Error, Outcome, Request, cgi};
 
 use crate::cli::{
     CacheArgs, CheckArgs, CheckFormat, Command, CompileArgs, LogFormatArg, RunArgs,
-    SERVE_GUEST_LIMITS, ServeArgs,
+    SERVE_GUEST_LIMITS, ServeArgs, WrapArgs,
 };
 use crate::exit::Failure;
 
@@ -34,7 +34,7 @@ struct Output {
     framing: Option<cgi::Framing>,
 }
 
-/// `wasgi run`, `wasgi compile` or `wasgi serve`; `nph_name` says wasgi runs under an
+/// `wasgi run`, `wasgi compile`, `wasgi serve` or `wasgi wrap`; `nph_name` says wasgi runs under an
 /// `nph-` name.
 pub fn dispatch(command: Command, nph_name: bool) -> Result<Outcome, Failure> {
     match command {
@@ -42,6 +42,7 @@ pub fn dispatch(command: Command, nph_name: bool) -> Result<Outcome, Failure> {
         Command::Run(args) => run(args, nph_name),
         Command::Serve(args) => serve(args).map(|()| Outcome::Completed),
         Command::Check(args) => check(args).map(|()| Outcome::Completed),
+        Command::Wrap(args) => wrap(args),
     }
 }
 
@@ -94,6 +95,19 @@ fn check(args: CheckArgs) -> Result<(), Failure> {
         });
     }
     Ok(())
+}
+
+/// `wasgi wrap`.
+fn wrap(args: WrapArgs) -> Result<Outcome, Failure> {
+    let output = args
+        .output
+        .unwrap_or_else(|| args.app.with_extension("http.wasm"));
+    let wrapped = wasgi::wrap::wrap(&args.app)?;
+    std::fs::write(&output, wrapped).map_err(|cause| Error::Write {
+        path: output.clone(),
+        cause,
+    })?;
+    Ok(Outcome::Completed)
 }
 
 /// The CGI handler form: `wasgi run $WASGI_APP` with every default.
