@@ -26,6 +26,7 @@ mod reload;
 mod reuse;
 mod sandbox;
 mod serve;
+mod server;
 mod util;
 mod wrap;
 
