@@ -334,7 +334,7 @@ async fn handle(
     let (parts, body) = request.into_parts();
     let id = shared.ids.of(
         &parts.headers,
-        remote.ip().map(|ip| ip.ip()),
+        remote.socket_addr().map(|addr| addr.ip()),
         &shared.limits.trusted_proxies,
     );
     let log = AccessLog {
@@ -387,7 +387,7 @@ async fn handle(
         protocol,
         headers: &headers,
         local,
-        remote: remote.ip(),
+        remote: remote.socket_addr(),
         https: false,
         trusted_proxies: &shared.limits.trusted_proxies,
         keep_underscore_headers: shared.limits.allow_underscore_headers,

@@ -411,7 +411,7 @@ pub(super) enum Peer {
 
 impl Peer {
     /// The client's TCP address.
-    pub(super) fn ip(self) -> Option<SocketAddr> {
+    pub(super) fn socket_addr(self) -> Option<SocketAddr> {
         match self {
             Self::Ip(addr) => Some(addr),
             Self::Unix => None,
