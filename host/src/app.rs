@@ -26,8 +26,10 @@ use crate::bundle::Carried;
 use crate::cache::Cache;
 use crate::error::{Error, one_line};
 use crate::grants::Grants;
-use crate::limits::{self, DeadlinePoll, GuestLimits, LogStream, MemoryLimiter};
+use crate::limits::{self, GuestLimits, LogStream, MemoryLimiter};
 use crate::metrics::Limit;
+
+mod link;
 
 mod bindings {
     wasmtime::component::bindgen!({ path: "../wit", world: "app" });
@@ -181,19 +183,7 @@ impl Application {
             reason,
         };
         let mut linker = Linker::<RequestState>::new(engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| Error::Engine(one_line(&e)))?;
-        // Waits (`wasi:io/poll`) end at the request's deadline: see `DeadlinePoll`.
-        linker.allow_shadowing(true);
-        wasmtime_wasi::p2::bindings::sync::io::poll::add_to_linker::<_, limits::WithDeadline>(
-            &mut linker,
-            |state| DeadlinePoll {
-                table: &mut state.table,
-                deadline: state.deadline,
-            },
-        )
-        .map_err(|e| Error::Engine(one_line(&e)))?;
-        linker.allow_shadowing(false);
+        link::add_wasi(&mut linker, engine, component).map_err(|e| Error::Engine(one_line(&e)))?;
         bindings::App::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| Error::Engine(one_line(&e)))?;
         let pre = linker
