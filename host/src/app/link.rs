@@ -1,6 +1,6 @@
 //! The host side of the WASI 0.2 interfaces a component imports, and only those.
 //!
-//! wasmtime-wasi's `add_to_linker_sync` defines all 25 interfaces of `wasi:cli/imports`
+//! wasmtime-wasi's `add_to_linker_sync` defines all 27 interfaces of `wasi:cli/imports`
 //! (a few hundred functions) in a fresh linker, and naming every one of them cost a
 //! sixth of a cached `wasgi run` of the Rust hello, which imports eight. Linking only
 //! the interfaces the component names gives it exactly the functions it had: an
@@ -120,5 +120,124 @@ fn add_interface(l: &mut Linker<RequestState>, interface: &str) -> wasmtime::Res
             sockets::ip_name_lookup::add_to_linker::<T, WasiSockets>(l, T::sockets)
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The interfaces of `wasi:cli/imports@0.2.0`: all that `add_to_linker_sync` defines.
+    const WASI_P2: [&str; 27] = [
+        "wasi:io/error",
+        "wasi:io/poll",
+        "wasi:io/streams",
+        "wasi:clocks/wall-clock",
+        "wasi:clocks/monotonic-clock",
+        "wasi:filesystem/types",
+        "wasi:filesystem/preopens",
+        "wasi:random/random",
+        "wasi:random/insecure",
+        "wasi:random/insecure-seed",
+        "wasi:cli/exit",
+        "wasi:cli/environment",
+        "wasi:cli/stdin",
+        "wasi:cli/stdout",
+        "wasi:cli/stderr",
+        "wasi:cli/terminal-input",
+        "wasi:cli/terminal-output",
+        "wasi:cli/terminal-stdin",
+        "wasi:cli/terminal-stdout",
+        "wasi:cli/terminal-stderr",
+        "wasi:sockets/network",
+        "wasi:sockets/instance-network",
+        "wasi:sockets/tcp",
+        "wasi:sockets/tcp-create-socket",
+        "wasi:sockets/udp",
+        "wasi:sockets/udp-create-socket",
+        "wasi:sockets/ip-name-lookup",
+    ];
+
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                return out.push(byte);
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    /// A component (binary format) importing each name as an instance of no exports:
+    /// what the linker checks of it is only that the name is defined.
+    fn importing(names: &[String]) -> Vec<u8> {
+        let mut imports = Vec::new();
+        leb(names.len(), &mut imports);
+        for name in names {
+            imports.push(0x00);
+            leb(name.len(), &mut imports);
+            imports.extend_from_slice(name.as_bytes());
+            imports.extend_from_slice(&[0x05, 0x00]); // instance of type 0
+        }
+        let mut bytes = b"\0asm\x0d\0\x01\0".to_vec();
+        bytes.extend_from_slice(&[0x07, 0x03, 0x01, 0x42, 0x00]); // type 0: instance {}
+        bytes.push(0x0a);
+        leb(imports.len(), &mut bytes);
+        bytes.extend_from_slice(&imports);
+        bytes
+    }
+
+    /// What `instantiate_pre` says of `names` with every WASI p2 interface linked, and
+    /// with only those the component imports.
+    fn both(names: &[String]) -> (Result<(), String>, Result<(), String>) {
+        let engine = Engine::default();
+        let component = Component::new(&engine, importing(names)).expect("a valid component");
+        let check = |linker: Linker<RequestState>| {
+            linker
+                .instantiate_pre(&component)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        };
+        let mut all = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut all).expect("all of WASI p2");
+        let mut imported = Linker::new(&engine);
+        add_wasi(&mut imported, &engine, &component).expect("the imported interfaces");
+        (check(all), check(imported))
+    }
+
+    #[test]
+    fn every_wasi_p2_interface_is_linked_when_imported() {
+        for version in ["0.2.0", "0.2.3"] {
+            let names: Vec<String> = WASI_P2.iter().map(|i| format!("{i}@{version}")).collect();
+            for name in &names {
+                assert_eq!(both(&[name.clone()]), (Ok(()), Ok(())), "{name}");
+            }
+            assert_eq!(both(&names), (Ok(()), Ok(())), "all at {version}");
+        }
+    }
+
+    #[test]
+    fn an_import_wasi_p2_lacks_fails_as_with_all_of_it() {
+        for name in [
+            "acme:db/query@1.0.0",
+            "wasi:cli/stdin@0.3.0",
+            "wasi:cli/nonexistent@0.2.0",
+            "wasi:http/types@0.2.0",
+        ] {
+            let (all, imported) = both(&["wasi:cli/stdout@0.2.0".to_owned(), name.to_owned()]);
+            let error = all.expect_err(name);
+            assert!(error.contains(name), "{error}");
+            assert_eq!(imported, Err(error));
+        }
+    }
+
+    #[test]
+    fn one_interface_at_two_versions_is_linked_once() {
+        let names = [
+            "wasi:io/streams@0.2.0".to_owned(),
+            "wasi:io/streams@0.2.3".to_owned(),
+        ];
+        assert_eq!(both(&names), (Ok(()), Ok(())));
     }
 }

@@ -31,8 +31,13 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The commands.
+/// The commands. Each one's flags are defined only when it is the one run (`defer`):
+/// building every command's flags for `wasgi run` was a tenth of a cached run. So
+/// what must apply to the flags (`mut_args`) goes on the options struct, and the
+/// options structs (and those flattened into them) have no doc comment, which clap
+/// would make the help's summary in place of the command's, now set first.
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Run one request CGI style: environ from the CGI variables, response on stdout.
     #[command(after_help = "\
@@ -67,8 +72,7 @@ Exit status:
     Compile(CompileArgs),
     /// Serve the application over HTTP/1.1: a fresh instance per request (or, with
     /// --reuse, one a clean earlier request left).
-    #[command(
-        after_help = "\
+    #[command(after_help = "\
 Once listening it prints `listening on http://ADDR` on stderr (after `admin on
 http://ADDR` with --admin-addr). SIGINT or SIGTERM stop it gracefully: /readyz says
 503, no new connections, requests in flight finish (up to --shutdown-timeout), exit 0;
@@ -83,9 +87,7 @@ Every option can also be set in the environment: WASGI_ and the option's name in
 capitals with _ for - (WASGI_ADDR, WASGI_MAX_CONCURRENCY, WASGI_REUSE=true), and APP
 as WASGI_APP; an option on the command line wins. A repeatable option takes one value
 from the environment, a comma-separated list for --trusted-proxy and --allow-connect.
---cache-dir's is WASGI_CACHE_DIR, as for every command. See docs/DEPLOY.md.",
-        mut_args = from_env
-    )]
+--cache-dir's is WASGI_CACHE_DIR, as for every command. See docs/DEPLOY.md.")]
     Serve(ServeArgs),
     /// Check an application against PEP 3333, wsgiref.validate and RFC 9110: what it
     /// imports and needs, then a corpus of requests, each deviation a diagnostic.
@@ -130,7 +132,7 @@ Exit status:
     Wrap(WrapArgs),
 }
 
-/// `wasgi wrap`'s options.
+// `wasgi wrap`'s options (not a doc comment: see `Command`).
 #[derive(clap::Args)]
 pub struct WrapArgs {
     /// The application: a wasm component implementing the wasgi world.
@@ -141,7 +143,7 @@ pub struct WrapArgs {
     pub output: Option<PathBuf>,
 }
 
-/// `wasgi check`'s options.
+// `wasgi check`'s options (not a doc comment: see `Command`).
 #[derive(clap::Args)]
 pub struct CheckArgs {
     /// The application: a wasm component, or a .cwasm written by `wasgi compile`.
@@ -173,7 +175,7 @@ pub enum CheckFormat {
     Json,
 }
 
-/// `wasgi run`'s options.
+// `wasgi run`'s options (not a doc comment: see `Command`).
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// The application: a wasm component implementing the wasgi world, or a
@@ -213,7 +215,7 @@ pub struct RunArgs {
     pub cache: CacheArgs,
 }
 
-/// `wasgi compile`'s options.
+// `wasgi compile`'s options (not a doc comment: see `Command`).
 #[derive(clap::Args)]
 pub struct CompileArgs {
     /// The application: a wasm component implementing the wasgi world.
@@ -228,8 +230,9 @@ pub struct CompileArgs {
     pub fuel: bool,
 }
 
-/// `wasgi serve`'s options.
+// `wasgi serve`'s options (not a doc comment: see `Command`), from the environment too.
 #[derive(clap::Args)]
+#[command(mut_args = from_env)]
 pub struct ServeArgs {
     /// The application: a wasm component implementing the wasgi world, or a
     /// .cwasm written by `wasgi compile`.
@@ -315,9 +318,10 @@ fn from_env(arg: clap::Arg) -> clap::Arg {
     }
 }
 
-/// What one request's guest may take, and what it may reach. Limits a guest hits end
-/// its response as a failure does (a 500, or an aborted response) with a log line
-/// naming the flag; see docs/SECURITY.md for every default.
+// What one request's guest may take, and what it may reach (not a doc comment: see
+// `Command`). Limits a guest hits end its response as a failure does (a 500, or an
+// aborted response) with a log line naming the flag; see docs/SECURITY.md for every
+// default.
 #[derive(clap::Args, Default)]
 pub struct GuestArgs {
     /// Seconds one request may run, guest code included, before it is stopped (a 500,
@@ -443,7 +447,8 @@ fn size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("{text:?} is not a size in bytes"))
 }
 
-/// `wasgi serve`'s protections; the defaults are `serve::Limits::default()`.
+// `wasgi serve`'s protections (not a doc comment: see `Command`); the defaults are
+// `serve::Limits::default()`.
 #[derive(clap::Args)]
 pub struct LimitArgs {
     /// Requests running guest code at once (each on its own thread and instance).
@@ -516,7 +521,7 @@ fn seconds(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Where compiled components are kept.
+// Where compiled components are kept (not a doc comment: see `Command`).
 #[derive(clap::Args, Default)]
 pub struct CacheArgs {
     /// Keep compiled components here (default: $WASGI_CACHE_DIR, else
