@@ -48,13 +48,12 @@ pub fn engine(limits: &GuestLimits) -> Result<Engine, Error> {
     build_engine(wasmtime::Config::new(), limits)
 }
 
-/// Every engine: epoch interruption on (for `--timeout`), and its ticker running.
+/// Every engine: epoch interruption on (for `--timeout`; its ticker starts with the
+/// first application given a timeout, see [`Application::with_limits`]).
 fn build_engine(mut config: wasmtime::Config, limits: &GuestLimits) -> Result<Engine, Error> {
     config.epoch_interruption(true);
     config.consume_fuel(limits.fuel.is_some());
-    let engine = Engine::new(&config).map_err(|e| Error::Engine(one_line(&e)))?;
-    limits::start_ticker(&engine).map_err(|e| Error::Engine(e.to_string()))?;
-    Ok(engine)
+    Engine::new(&config).map_err(|e| Error::Engine(one_line(&e)))
 }
 
 /// Bytes of each linear memory that the pool resets with memset (see
@@ -209,10 +208,15 @@ impl Application {
     }
 
     /// The same application, its guests held to `limits`. A fuel budget needs an
-    /// engine made for it (see [`engine`]).
-    pub fn with_limits(mut self, limits: GuestLimits) -> Self {
+    /// engine made for it (see [`engine`]). A timeout starts the engine's epoch
+    /// ticker, once per engine; without one no thread is started (a tenth of a
+    /// cached `wasgi run`'s time).
+    pub fn with_limits(mut self, limits: GuestLimits) -> Result<Self, Error> {
+        if limits.timeout.is_some() {
+            limits::ensure_ticker(self.pre.engine()).map_err(|e| Error::Engine(e.to_string()))?;
+        }
         self.limits = limits;
-        self
+        Ok(self)
     }
 
     /// The same application, its guests given `grants` (checked: every granted

@@ -2,7 +2,8 @@
 //! resources, log output, and (through [`ResponseLimits`]) the response itself.
 //!
 //! Time is enforced with wasmtime's epoch interruption: one ticker thread per engine
-//! advances the epoch every [`TICK`], and each request's store traps once its deadline
+//! (started for the first application given a timeout) advances the epoch every
+//! [`TICK`], and each request's store traps once its deadline
 //! (the timeout, in ticks) has passed, wherever the guest is looping. CPU is wasmtime
 //! fuel, compiled in only when a budget is set. Memory is enforced by a resource
 //! limiter on the store: a memory that would grow past the cap is refused, as
@@ -12,12 +13,13 @@
 
 use std::io::Write as _;
 use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use wasmtime::Engine;
 use wasmtime::component::{HasData, Resource, ResourceTable};
+use wasmtime::{Engine, EngineWeak};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::p2::bindings::sync::io::poll as sync_poll;
@@ -72,9 +74,23 @@ impl GuestLimits {
     }
 }
 
-/// Starts the ticker of `engine`: a thread that advances its epoch every [`TICK`]
-/// until the engine is dropped.
-pub(crate) fn start_ticker(engine: &Engine) -> std::io::Result<()> {
+/// Starts the ticker of `engine` unless it has one: a thread that advances its epoch
+/// every [`TICK`] until the engine is dropped. One per engine, however many
+/// applications share it (two would halve every timeout).
+pub(crate) fn ensure_ticker(engine: &Engine) -> std::io::Result<()> {
+    static TICKING: Mutex<Vec<EngineWeak>> = Mutex::new(Vec::new());
+    let mut ticking = TICKING.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut has_one = false;
+    ticking.retain(|weak| match weak.upgrade() {
+        Some(other) => {
+            has_one |= Engine::same(&other, engine);
+            true
+        }
+        None => false,
+    });
+    if has_one {
+        return Ok(());
+    }
     let weak = engine.weak();
     std::thread::Builder::new()
         .name("wasgi-epoch".into())
@@ -85,6 +101,7 @@ pub(crate) fn start_ticker(engine: &Engine) -> std::io::Result<()> {
                 std::thread::sleep(TICK);
             }
         })?;
+    ticking.push(engine.weak());
     Ok(())
 }
 

@@ -112,7 +112,7 @@ pub fn check(
         Err(e) => return Err(e.into()),
     };
     let app = app
-        .with_limits(limits)
+        .with_limits(limits)?
         .with_grants(grants)
         .map_err(CheckError::Grants)?;
     // The gateway logs each refusal as it makes it; here they are the report's.

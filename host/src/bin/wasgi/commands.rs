@@ -222,7 +222,7 @@ fn load(
     engine: impl FnOnce(&GuestLimits) -> Result<wasmtime::Engine, Error>,
 ) -> Result<Application, Failure> {
     let engine = engine(&guest.limits)?;
-    let application = Application::load(&engine, app, cache)?.with_limits(guest.limits);
+    let application = Application::load(&engine, app, cache)?.with_limits(guest.limits)?;
     application
         .with_grants(guest.grants)
         .map_err(Failure::Usage)
