@@ -69,6 +69,12 @@ p1() {
     bench_guest cli-hello
     "$wasmtime" compile "$wasm" -o "$work/cli-hello.cwasm"
     local hello=$target/guests/rust/hello.wasm app=$root/guests/python/hello py
+    # Each binary as an install leaves it, a fresh copy of the file: the linker's own
+    # output sits in the page cache in small pieces, which made every run of the same
+    # bytes 12-20% slower (more page faults; docs/PERFORMANCE.md, P1).
+    cp "$wasgi" "$work/wasgi"
+    cp "$wasmtime" "$work/wasmtime"
+    local wasgi=$work/wasgi wasmtime=$work/wasmtime
     # The interpreter itself, not a wrapper such as a pyenv shim (a shell script).
     py=$(python3 -c 'import sys; print(sys.executable)')
     "$root/guests/build.sh" python
