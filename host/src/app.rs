@@ -209,8 +209,8 @@ impl Application {
 
     /// The same application, its guests held to `limits`. A fuel budget needs an
     /// engine made for it (see [`engine`]). A timeout starts the engine's epoch
-    /// ticker, once per engine; without one no thread is started (a tenth of a
-    /// cached `wasgi run`'s time).
+    /// ticker, once per engine; without one no thread is started (5% of a cached
+    /// `wasgi run`'s time).
     pub fn with_limits(mut self, limits: GuestLimits) -> Result<Self, Error> {
         if limits.timeout.is_some() {
             limits::ensure_ticker(self.pre.engine()).map_err(|e| Error::Engine(e.to_string()))?;

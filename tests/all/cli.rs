@@ -695,6 +695,29 @@ fn exit_codes_are_documented_in_help() {
     }
 }
 
+#[test]
+fn each_commands_help_opens_with_its_summary_from_the_list() {
+    // The flags of a command are defined only when it runs (cli.rs, `defer`): a doc
+    // comment on an options struct would replace the command's summary in its help.
+    let out = output(wasgi().arg("--help"));
+    let list = String::from_utf8_lossy(&out.stdout);
+    let commands: Vec<(&str, &str)> = list
+        .split_once("Commands:\n")
+        .expect("a list of commands")
+        .1
+        .lines()
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.trim().split_once(char::is_whitespace))
+        .filter(|(name, _)| *name != "help")
+        .collect();
+    assert!(commands.len() >= 5, "{list}");
+    for (name, summary) in commands {
+        let out = output(wasgi().args([name, "--help"]));
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(help.lines().next(), Some(summary.trim()), "{name}:\n{help}");
+    }
+}
+
 // ---- The compile cache --------------------------------------------------------------
 
 #[test]

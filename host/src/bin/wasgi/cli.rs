@@ -32,10 +32,11 @@ pub struct Cli {
 }
 
 /// The commands. Each one's flags are defined only when it is the one run (`defer`):
-/// building every command's flags for `wasgi run` was a tenth of a cached run. So
-/// what must apply to the flags (`mut_args`) goes on the options struct, and the
-/// options structs (and those flattened into them) have no doc comment, which clap
-/// would make the help's summary in place of the command's, now set first.
+/// building every command's flags for `wasgi run` was a seventh of a cached run's
+/// instructions. So what must apply to the flags (`mut_args`) goes on the options
+/// struct, and the options structs (and those flattened into them) have no doc
+/// comment, which clap would make the help's summary in place of the command's, now
+/// set first.
 #[derive(Subcommand)]
 #[command(defer = true)]
 pub enum Command {
