@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Python at server speed (issue #18): `wasgi serve` of the Flask guest, a fresh instance
-# per request and `--reuse`, against the servers a Python author would otherwise use,
-# on the same app (guests/python/flask-app), route, machine and run.
+# Python at server speed (issue #18): `wasgi serve` of a framework guest, a fresh
+# instance per request and `--reuse`, against the servers a Python author would
+# otherwise use, on the same app, route, machine and run.
 #
-#   bench/python.sh                        10 s each, 32 connections
+#   bench/python.sh                        the Flask app, 10 s each, 32 connections
+#   PYAPP=django-app bench/python.sh       another of guests/python's framework apps:
+#                                          flask-app, django-app, pyramid-app,
+#                                          falcon-app, bottle-app (its JSON item route)
 #   DURATION=30s CONNECTIONS=64 bench/python.sh
 #   WASGI_ARGS="--max-concurrency 4" bench/python.sh   extra flags for both wasgi runs
 #   SERVERS="gunicorn-sync wasgi" bench/python.sh      a subset (names as in the table)
 #   WASGI=path/to/wasgi bench/python.sh                 another wasgi binary (not built)
-#   APP=target/flask-warm.wasm bench/python.sh          another build of the Flask app
+#   APP=target/flask-warm.wasm bench/python.sh          another build of that app
 #
 # Servers, one at a time (each alone on the cores with wrk): `wasgi serve` (defaults),
 # `wasgi serve --reuse`, gunicorn 23.0.0 sync with one worker per core, gunicorn
 # gthread (one worker per core, 8 threads each), waitress 3.0.2 (8 threads). gunicorn,
-# waitress and the Flask guest's pinned requirements go into target/bench-py-venv,
+# waitress and the guest's pinned requirements go into target/bench-py-venv-APP,
 # installed by this script. Each server starts on 127.0.0.1 port 0, must answer the
 # route with the same body as gunicorn, gets a 2 s warm-up, then `wrk -t1 -cN
 # --latency` for the duration. Peak RSS is the sum of VmHWM (each process's peak
@@ -29,16 +32,27 @@ duration=${DURATION:-10s}
 connections=${CONNECTIONS:-32}
 read -r -a wasgi_args <<<"${WASGI_ARGS:-}"
 servers_wanted=${SERVERS:-wasgi wasgi-reuse gunicorn-sync gunicorn-gthread waitress}
-route=/api/items/3
 cores=$(nproc)
+pyapp=${PYAPP:-flask-app}
+# Each app's WSGI callable and a route answering one item as JSON (the word in it
+# that shows the route worked).
+case $pyapp in
+flask-app) spec=app:application route=/api/items/3 marker='"item":3' ;;
+django-app) spec=mysite.wsgi:application route=/shop/api/items/3/ marker=Kettle ;;
+pyramid-app | falcon-app | bottle-app) spec=app:application route=/api/items/2 marker=Kettle ;;
+*)
+    echo "python.sh: PYAPP=$pyapp: one of flask-app, django-app, pyramid-app, falcon-app, bottle-app" >&2
+    exit 2
+    ;;
+esac
 
 need wrk
 need curl
 if [ -n "${WASGI:-}" ]; then wasgi=$WASGI; else build_wasgi; fi
 "$root/guests/build.sh" python
-app_dir=$root/guests/python/flask-app
-component=${APP:-$target/guests/python/flask-app.wasm}
-venv=$target/bench-py-venv
+app_dir=$root/guests/python/$pyapp
+component=${APP:-$target/guests/python/$pyapp.wasm}
+venv=$target/bench-py-venv-$pyapp
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check \
     gunicorn==23.0.0 waitress==3.0.2 -r "$app_dir/requirements.txt"
@@ -82,9 +96,9 @@ export PYTHONDONTWRITEBYTECODE=1
 declare -A command=(
     [wasgi]="$wasgi serve $component --addr 127.0.0.1:0 --cache-dir $target/wasgi-cache ${wasgi_args[*]}"
     [wasgi-reuse]="$wasgi serve $component --addr 127.0.0.1:0 --cache-dir $target/wasgi-cache --reuse ${wasgi_args[*]}"
-    [gunicorn-sync]="$venv/bin/gunicorn --chdir $app_dir -b 127.0.0.1:0 -w $cores -k sync app:application"
-    [gunicorn-gthread]="$venv/bin/gunicorn --chdir $app_dir -b 127.0.0.1:0 -w $cores -k gthread --threads 8 app:application"
-    [waitress]="env -C $app_dir $venv/bin/waitress-serve --listen=127.0.0.1:0 --threads=8 app:application"
+    [gunicorn-sync]="$venv/bin/gunicorn --chdir $app_dir -b 127.0.0.1:0 -w $cores -k sync $spec"
+    [gunicorn-gthread]="$venv/bin/gunicorn --chdir $app_dir -b 127.0.0.1:0 -w $cores -k gthread --threads 8 $spec"
+    [waitress]="env -C $app_dir $venv/bin/waitress-serve --listen=127.0.0.1:0 --threads=8 $spec"
 )
 declare -A label=(
     [wasgi]="\`wasgi serve\` (fresh instance per request)"
@@ -104,7 +118,7 @@ for name in gunicorn-sync $servers_wanted; do
     got=$(curl -s -A wasgi-bench "$url${route#/}")
     if [ -z "$expected" ]; then
         expected=$got
-        [[ $expected == *'"item":3'* ]] || { echo "python.sh: $name answered wrong: $got" >&2; exit 1; }
+        [[ $expected == *"$marker"* ]] || { echo "python.sh: $name answered wrong: $got" >&2; exit 1; }
     elif [ "$got" != "$expected" ]; then
         echo "python.sh: $name answered differently from gunicorn:" >&2
         diff <(echo "$expected") <(echo "$got") >&2
@@ -128,5 +142,5 @@ for name in $servers_wanted; do
             l, r, a, b, (a > 0 ? b / a : 0), e, m, r / br, m / bm }'
 done
 echo
-echo "route $route, wrk -t1 -c$connections -d$duration; wasgi flags: ${WASGI_ARGS:-(defaults)}"
+echo "$pyapp, route $route, wrk -t1 -c$connections -d$duration; wasgi flags: ${WASGI_ARGS:-(defaults)}"
 echo "machine: $cores cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); wasgi $("$wasgi" --version | cut -d' ' -f2); $("$venv/bin/python" --version)"
