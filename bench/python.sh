@@ -19,9 +19,13 @@
 # waitress and the guest's pinned requirements go into target/bench-py-venv-APP,
 # installed by this script. Each server starts on 127.0.0.1 port 0, must answer the
 # route with the same body as gunicorn, gets a 2 s warm-up, then `wrk -t1 -cN
-# --latency` for the duration. Peak RSS is the sum of VmHWM (each process's peak
-# resident set) over the server's whole process tree, read before it is stopped: for
-# the forking servers an upper bound (pages shared after fork count once per process).
+# --latency` for the duration. Memory, over the server's whole process tree, read
+# before it is stopped: peak RSS, the sum of VmHWM (each process's peak resident set),
+# counts a page once per mapping of it (for the forking servers, pages shared after
+# fork once per process; for wasgi, a page of the component's image once per pool
+# slot that has mapped it, though the kernel holds it once); PSS, the sum of Pss
+# after the run, counts a page shared by N mappings as 1/N each: the memory really
+# used.
 # Prints a Markdown table with each server's ratio to gunicorn sync. Not a test:
 # nothing here asserts a time.
 set -euo pipefail
@@ -59,8 +63,8 @@ venv=$target/bench-py-venv-$pyapp
 
 servers
 
-# tree_rss PID: the sum of VmHWM over PID and its descendants, in MiB.
-tree_rss() {
+# tree PID: PID and its descendants.
+tree() {
     local all=("$1") frontier=("$1") next child
     while [ ${#frontier[@]} -gt 0 ]; do
         next=()
@@ -70,8 +74,19 @@ tree_rss() {
         all+=("${next[@]}")
         frontier=("${next[@]}")
     done
-    for child in "${all[@]}"; do cat "/proc/$child/status" 2>/dev/null; done |
-        awk '/VmHWM/ { kb += $2 } END { printf "%.0f", kb / 1024 }'
+    echo "${all[@]}"
+}
+
+# tree_memory PID: the sum over PID's tree of VmHWM (peak resident set: a page mapped
+# twice counts twice) and of Pss (proportional set now: a page shared by N mappings
+# counts 1/N each), in MiB.
+tree_memory() {
+    local pid hwm=0 pss=0
+    for pid in $(tree "$1"); do
+        hwm=$((hwm + $(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)))
+        pss=$((pss + $(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null || echo 0)))
+    done
+    echo "$((hwm / 1024)) $((pss / 1024))"
 }
 
 # measure URL: prints "req/s p50 p99 errors" from one wrk run.
@@ -126,20 +141,20 @@ for name in gunicorn-sync $servers_wanted; do
     fi
     wrk -t1 -c"$connections" -d2s "$url${route#/}" >/dev/null # warm up
     read -r rps p50 p99 errors < <(measure "$url${route#/}")
-    result[$name]="$rps $(ms "$p50") $(ms "$p99") $errors $(tree_rss "$pid")"
+    result[$name]="$rps $(ms "$p50") $(ms "$p99") $errors $(tree_memory "$pid")"
     kill "$pid"
     wait "$pid" 2>/dev/null || true
 done
 
-read -r base _ _ _ base_rss <<<"${result[gunicorn-sync]}"
-echo "| server | requests/s | p50 | p99 | p99 / p50 | errors | peak RSS | req/s vs gunicorn sync | RSS vs gunicorn sync |"
-echo "|---|---|---|---|---|---|---|---|---|"
+read -r base _ _ _ base_rss base_pss <<<"${result[gunicorn-sync]}"
+echo "| server | requests/s | p50 | p99 | p99 / p50 | errors | peak RSS | PSS after | req/s vs gunicorn sync | RSS vs gunicorn sync | PSS vs gunicorn sync |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for name in $servers_wanted; do
-    read -r rps p50 p99 errors rss <<<"${result[$name]}"
+    read -r rps p50 p99 errors rss pss <<<"${result[$name]}"
     awk -v l="${label[$name]}" -v r="$rps" -v a="$p50" -v b="$p99" -v e="$errors" -v m="$rss" \
-        -v br="$base" -v bm="$base_rss" 'BEGIN {
-        printf "| %s | %.0f | %.2f ms | %.2f ms | %.1f× | %d | %d MiB | %.2f× | %.2f× |\n",
-            l, r, a, b, (a > 0 ? b / a : 0), e, m, r / br, m / bm }'
+        -v q="$pss" -v br="$base" -v bm="$base_rss" -v bq="$base_pss" 'BEGIN {
+        printf "| %s | %.0f | %.2f ms | %.2f ms | %.1f× | %d | %d MiB | %d MiB | %.2f× | %.2f× | %.2f× |\n",
+            l, r, a, b, (a > 0 ? b / a : 0), e, m, q, r / br, m / bm, q / bq }'
 done
 echo
 echo "$pyapp, route $route, wrk -t1 -c$connections -d$duration; wasgi flags: ${WASGI_ARGS:-(defaults)}"
