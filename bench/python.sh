@@ -77,6 +77,16 @@ tree() {
     echo "${all[@]}"
 }
 
+# tree_cpu PID: the CPU time (user + system) of PID's tree so far, in clock ticks.
+tree_cpu() {
+    local pid ticks=0
+    for pid in $(tree "$1"); do
+        # Fields 14 and 15 of stat, counted after the command's closing parenthesis.
+        ticks=$((ticks + $(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0)))
+    done
+    echo "$ticks"
+}
+
 # tree_memory PID: the sum over PID's tree of VmHWM (peak resident set: a page mapped
 # twice counts twice) and of Pss (proportional set now: a page shared by N mappings
 # counts 1/N each), in MiB.
@@ -140,21 +150,27 @@ for name in gunicorn-sync $servers_wanted; do
         exit 1
     fi
     wrk -t1 -c"$connections" -d2s "$url${route#/}" >/dev/null # warm up
+    cpu_before=$(tree_cpu "$pid")
     read -r rps p50 p99 errors < <(measure "$url${route#/}")
-    result[$name]="$rps $(ms "$p50") $(ms "$p99") $errors $(tree_memory "$pid")"
+    cpu=$(($(tree_cpu "$pid") - cpu_before))
+    # CPU per request: what the server spent, which other load on the machine changes
+    # far less than it changes requests/s.
+    cpu_ms=$(awk -v c="$cpu" -v t="$(getconf CLK_TCK)" -v r="$rps" -v d="${duration%s}" \
+        'BEGIN { printf "%.3f", c * 1000 / t / (r * d) }')
+    result[$name]="$rps $(ms "$p50") $(ms "$p99") $errors $(tree_memory "$pid") $cpu_ms"
     kill "$pid"
     wait "$pid" 2>/dev/null || true
 done
 
-read -r base _ _ _ base_rss base_pss <<<"${result[gunicorn-sync]}"
-echo "| server | requests/s | p50 | p99 | p99 / p50 | errors | peak RSS | PSS after | req/s vs gunicorn sync | RSS vs gunicorn sync | PSS vs gunicorn sync |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+read -r base _ _ _ base_rss base_pss base_cpu <<<"${result[gunicorn-sync]}"
+echo "| server | requests/s | p50 | p99 | p99 / p50 | errors | CPU per request | peak RSS | PSS after | req/s vs gunicorn sync | CPU vs gunicorn sync | RSS vs gunicorn sync | PSS vs gunicorn sync |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for name in $servers_wanted; do
-    read -r rps p50 p99 errors rss pss <<<"${result[$name]}"
+    read -r rps p50 p99 errors rss pss cpu <<<"${result[$name]}"
     awk -v l="${label[$name]}" -v r="$rps" -v a="$p50" -v b="$p99" -v e="$errors" -v m="$rss" \
-        -v q="$pss" -v br="$base" -v bm="$base_rss" -v bq="$base_pss" 'BEGIN {
-        printf "| %s | %.0f | %.2f ms | %.2f ms | %.1f× | %d | %d MiB | %d MiB | %.2f× | %.2f× | %.2f× |\n",
-            l, r, a, b, (a > 0 ? b / a : 0), e, m, q, r / br, m / bm, q / bq }'
+        -v q="$pss" -v c="$cpu" -v br="$base" -v bm="$base_rss" -v bq="$base_pss" -v bc="$base_cpu" 'BEGIN {
+        printf "| %s | %.0f | %.2f ms | %.2f ms | %.1f× | %d | %.2f ms | %d MiB | %d MiB | %.2f× | %.2f× | %.2f× | %.2f× |\n",
+            l, r, a, b, (a > 0 ? b / a : 0), e, c, m, q, r / br, c / bc, m / bm, q / bq }'
 done
 echo
 echo "$pyapp, route $route, wrk -t1 -c$connections -d$duration; wasgi flags: ${WASGI_ARGS:-(defaults)}"
