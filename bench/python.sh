@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
-# Python at server speed (issue #18): `wasgi serve` of the Flask guest, a fresh instance
-# per request and `--reuse`, against the servers a Python author would otherwise use,
-# on the same app (guests/python/flask-app), route, machine and run.
+# Python at server speed (issue #18): `wasgi serve` of a framework guest, a fresh
+# instance per request and `--reuse`, against the servers a Python author would
+# otherwise use, on the same app, route, machine and run.
 #
-#   bench/python.sh                        10 s each, 32 connections
+#   bench/python.sh                        the Flask app, 10 s each, 32 connections
+#   PYAPP=django-app bench/python.sh       another of guests/python's framework apps:
+#                                          flask-app, django-app, pyramid-app,
+#                                          falcon-app, bottle-app (its JSON item route)
 #   DURATION=30s CONNECTIONS=64 bench/python.sh
 #   WASGI_ARGS="--max-concurrency 4" bench/python.sh   extra flags for both wasgi runs
 #   SERVERS="gunicorn-sync wasgi" bench/python.sh      a subset (names as in the table)
 #   WASGI=path/to/wasgi bench/python.sh                 another wasgi binary (not built)
-#   APP=target/flask-warm.wasm bench/python.sh          another build of the Flask app
+#   APP=target/flask-warm.wasm bench/python.sh          another build of that app
 #
 # Servers, one at a time (each alone on the cores with wrk): `wasgi serve` (defaults),
 # `wasgi serve --reuse`, gunicorn 23.0.0 sync with one worker per core, gunicorn
 # gthread (one worker per core, 8 threads each), waitress 3.0.2 (8 threads). gunicorn,
-# waitress and the Flask guest's pinned requirements go into target/bench-py-venv,
+# waitress and the guest's pinned requirements go into target/bench-py-venv-APP,
 # installed by this script. Each server starts on 127.0.0.1 port 0, must answer the
 # route with the same body as gunicorn, gets a 2 s warm-up, then `wrk -t1 -cN
-# --latency` for the duration. Peak RSS is the sum of VmHWM (each process's peak
-# resident set) over the server's whole process tree, read before it is stopped: for
-# the forking servers an upper bound (pages shared after fork count once per process).
+# --latency` for the duration. Memory, over the server's whole process tree, read
+# before it is stopped: peak RSS, the sum of VmHWM (each process's peak resident set),
+# counts a page once per mapping of it (for the forking servers, pages shared after
+# fork once per process; for wasgi, a page of the component's image once per pool
+# slot that has mapped it, though the kernel holds it once); PSS, the sum of Pss
+# after the run, counts a page shared by N mappings as 1/N each: the memory really
+# used.
 # Prints a Markdown table with each server's ratio to gunicorn sync. Not a test:
 # nothing here asserts a time.
 set -euo pipefail
@@ -29,24 +36,35 @@ duration=${DURATION:-10s}
 connections=${CONNECTIONS:-32}
 read -r -a wasgi_args <<<"${WASGI_ARGS:-}"
 servers_wanted=${SERVERS:-wasgi wasgi-reuse gunicorn-sync gunicorn-gthread waitress}
-route=/api/items/3
 cores=$(nproc)
+pyapp=${PYAPP:-flask-app}
+# Each app's WSGI callable and a route answering one item as JSON (the word in it
+# that shows the route worked).
+case $pyapp in
+flask-app) spec=app:application route=/api/items/3 marker='"item":3' ;;
+django-app) spec=mysite.wsgi:application route=/shop/api/items/3/ marker=Kettle ;;
+pyramid-app | falcon-app | bottle-app) spec=app:application route=/api/items/2 marker=Kettle ;;
+*)
+    echo "python.sh: PYAPP=$pyapp: one of flask-app, django-app, pyramid-app, falcon-app, bottle-app" >&2
+    exit 2
+    ;;
+esac
 
 need wrk
 need curl
 if [ -n "${WASGI:-}" ]; then wasgi=$WASGI; else build_wasgi; fi
 "$root/guests/build.sh" python
-app_dir=$root/guests/python/flask-app
-component=${APP:-$target/guests/python/flask-app.wasm}
-venv=$target/bench-py-venv
+app_dir=$root/guests/python/$pyapp
+component=${APP:-$target/guests/python/$pyapp.wasm}
+venv=$target/bench-py-venv-$pyapp
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check \
     gunicorn==23.0.0 waitress==3.0.2 -r "$app_dir/requirements.txt"
 
 servers
 
-# tree_rss PID: the sum of VmHWM over PID and its descendants, in MiB.
-tree_rss() {
+# tree PID: PID and its descendants.
+tree() {
     local all=("$1") frontier=("$1") next child
     while [ ${#frontier[@]} -gt 0 ]; do
         next=()
@@ -56,8 +74,29 @@ tree_rss() {
         all+=("${next[@]}")
         frontier=("${next[@]}")
     done
-    for child in "${all[@]}"; do cat "/proc/$child/status" 2>/dev/null; done |
-        awk '/VmHWM/ { kb += $2 } END { printf "%.0f", kb / 1024 }'
+    echo "${all[@]}"
+}
+
+# tree_cpu PID: the CPU time (user + system) of PID's tree so far, in clock ticks.
+tree_cpu() {
+    local pid ticks=0
+    for pid in $(tree "$1"); do
+        # Fields 14 and 15 of stat, counted after the command's closing parenthesis.
+        ticks=$((ticks + $(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0)))
+    done
+    echo "$ticks"
+}
+
+# tree_memory PID: the sum over PID's tree of VmHWM (peak resident set: a page mapped
+# twice counts twice) and of Pss (proportional set now: a page shared by N mappings
+# counts 1/N each), in MiB.
+tree_memory() {
+    local pid hwm=0 pss=0
+    for pid in $(tree "$1"); do
+        hwm=$((hwm + $(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)))
+        pss=$((pss + $(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null || echo 0)))
+    done
+    echo "$((hwm / 1024)) $((pss / 1024))"
 }
 
 # measure URL: prints "req/s p50 p99 errors" from one wrk run.
@@ -82,9 +121,9 @@ export PYTHONDONTWRITEBYTECODE=1
 declare -A command=(
     [wasgi]="$wasgi serve $component --addr 127.0.0.1:0 --cache-dir $target/wasgi-cache ${wasgi_args[*]}"
     [wasgi-reuse]="$wasgi serve $component --addr 127.0.0.1:0 --cache-dir $target/wasgi-cache --reuse ${wasgi_args[*]}"
-    [gunicorn-sync]="$venv/bin/gunicorn --chdir $app_dir -b 127.0.0.1:0 -w $cores -k sync app:application"
-    [gunicorn-gthread]="$venv/bin/gunicorn --chdir $app_dir -b 127.0.0.1:0 -w $cores -k gthread --threads 8 app:application"
-    [waitress]="env -C $app_dir $venv/bin/waitress-serve --listen=127.0.0.1:0 --threads=8 app:application"
+    [gunicorn-sync]="$venv/bin/gunicorn --chdir $app_dir -b 127.0.0.1:0 -w $cores -k sync $spec"
+    [gunicorn-gthread]="$venv/bin/gunicorn --chdir $app_dir -b 127.0.0.1:0 -w $cores -k gthread --threads 8 $spec"
+    [waitress]="env -C $app_dir $venv/bin/waitress-serve --listen=127.0.0.1:0 --threads=8 $spec"
 )
 declare -A label=(
     [wasgi]="\`wasgi serve\` (fresh instance per request)"
@@ -104,29 +143,35 @@ for name in gunicorn-sync $servers_wanted; do
     got=$(curl -s -A wasgi-bench "$url${route#/}")
     if [ -z "$expected" ]; then
         expected=$got
-        [[ $expected == *'"item":3'* ]] || { echo "python.sh: $name answered wrong: $got" >&2; exit 1; }
+        [[ $expected == *"$marker"* ]] || { echo "python.sh: $name answered wrong: $got" >&2; exit 1; }
     elif [ "$got" != "$expected" ]; then
         echo "python.sh: $name answered differently from gunicorn:" >&2
         diff <(echo "$expected") <(echo "$got") >&2
         exit 1
     fi
     wrk -t1 -c"$connections" -d2s "$url${route#/}" >/dev/null # warm up
+    cpu_before=$(tree_cpu "$pid")
     read -r rps p50 p99 errors < <(measure "$url${route#/}")
-    result[$name]="$rps $(ms "$p50") $(ms "$p99") $errors $(tree_rss "$pid")"
+    cpu=$(($(tree_cpu "$pid") - cpu_before))
+    # CPU per request: what the server spent, which other load on the machine changes
+    # far less than it changes requests/s.
+    cpu_ms=$(awk -v c="$cpu" -v t="$(getconf CLK_TCK)" -v r="$rps" -v d="${duration%s}" \
+        'BEGIN { printf "%.3f", c * 1000 / t / (r * d) }')
+    result[$name]="$rps $(ms "$p50") $(ms "$p99") $errors $(tree_memory "$pid") $cpu_ms"
     kill "$pid"
     wait "$pid" 2>/dev/null || true
 done
 
-read -r base _ _ _ base_rss <<<"${result[gunicorn-sync]}"
-echo "| server | requests/s | p50 | p99 | p99 / p50 | errors | peak RSS | req/s vs gunicorn sync | RSS vs gunicorn sync |"
-echo "|---|---|---|---|---|---|---|---|---|"
+read -r base _ _ _ base_rss base_pss base_cpu <<<"${result[gunicorn-sync]}"
+echo "| server | requests/s | p50 | p99 | p99 / p50 | errors | CPU per request | peak RSS | PSS after | req/s vs gunicorn sync | CPU vs gunicorn sync | RSS vs gunicorn sync | PSS vs gunicorn sync |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for name in $servers_wanted; do
-    read -r rps p50 p99 errors rss <<<"${result[$name]}"
+    read -r rps p50 p99 errors rss pss cpu <<<"${result[$name]}"
     awk -v l="${label[$name]}" -v r="$rps" -v a="$p50" -v b="$p99" -v e="$errors" -v m="$rss" \
-        -v br="$base" -v bm="$base_rss" 'BEGIN {
-        printf "| %s | %.0f | %.2f ms | %.2f ms | %.1f× | %d | %d MiB | %.2f× | %.2f× |\n",
-            l, r, a, b, (a > 0 ? b / a : 0), e, m, r / br, m / bm }'
+        -v q="$pss" -v c="$cpu" -v br="$base" -v bm="$base_rss" -v bq="$base_pss" -v bc="$base_cpu" 'BEGIN {
+        printf "| %s | %.0f | %.2f ms | %.2f ms | %.1f× | %d | %.2f ms | %d MiB | %d MiB | %.2f× | %.2f× | %.2f× | %.2f× |\n",
+            l, r, a, b, (a > 0 ? b / a : 0), e, c, m, q, r / br, c / bc, m / bm, q / bq }'
 done
 echo
-echo "route $route, wrk -t1 -c$connections -d$duration; wasgi flags: ${WASGI_ARGS:-(defaults)}"
+echo "$pyapp, route $route, wrk -t1 -c$connections -d$duration; wasgi flags: ${WASGI_ARGS:-(defaults)}"
 echo "machine: $cores cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg); wasgi $("$wasgi" --version | cut -d' ' -f2); $("$venv/bin/python" --version)"

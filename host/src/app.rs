@@ -56,11 +56,16 @@ fn build_engine(mut config: wasmtime::Config, limits: &GuestLimits) -> Result<En
     Engine::new(&config).map_err(|e| Error::Engine(one_line(&e)))
 }
 
-/// Bytes of each linear memory that the pool resets with memset (see
-/// [`pooled_engine`]): a small guest's stack and heap, measured.
-const LINEAR_MEMORY_KEEP_RESIDENT: usize = 128 * 1024;
-/// Bytes of each table that the pool resets with memset.
-const TABLE_KEEP_RESIDENT: usize = 16 * 1024;
+/// Bytes of the pages a finished instance dirtied in each linear memory that the pool
+/// resets in place, with memcpy from the component's image, and keeps mapped (see
+/// [`pooled_engine`]); pages dirtied past it are decommitted. A Rust guest dirties a
+/// few pages; a pre-initialised CPython a few hundred, scattered over its heap (about
+/// 800 pages, 3 MiB, for a Flask request; PERFORMANCE.md): 16 MiB keeps all of them,
+/// so its next instance starts without a page fault. Also the most an idle slot holds.
+const LINEAR_MEMORY_KEEP_RESIDENT: usize = 16 * 1024 * 1024;
+/// Bytes of each table reset in place: CPython's function table (5,676 entries,
+/// 45 KiB), filled at every instantiation.
+const TABLE_KEEP_RESIDENT: usize = 64 * 1024;
 
 /// The engine for a server: the same settings as [`engine`] (so compiled forms are
 /// shared), with wasmtime's pooling allocator sized for twice `max_concurrency`
@@ -78,15 +83,18 @@ pub fn pooled_engine(max_concurrency: u32, limits: &GuestLimits) -> Result<Engin
         .total_core_instances(instances.saturating_mul(32))
         .total_memories(instances.saturating_mul(4))
         .total_tables(instances.saturating_mul(8))
-        // Reset the first pages of a finished instance's memory and tables with
-        // memset rather than madvise: madvise changes page tables, and every change
-        // is a TLB shootdown across cores (the top cost of a small request, by perf).
+        // Reset the pages a finished instance dirtied in place rather than with
+        // madvise: madvise changes page tables, and every change is a TLB shootdown
+        // across cores and a page fault for the next instance (the top cost of a
+        // small request, and of a fresh CPython instance, by perf).
         .linear_memory_keep_resident(LINEAR_MEMORY_KEEP_RESIDENT)
         .table_keep_resident(TABLE_KEEP_RESIDENT)
         // With PAGEMAP_SCAN (Linux 6.7+) the reset finds the pages the guest actually
         // dirtied, wherever they are (a Rust guest's stack sits at 1 MiB, far past the
-        // first pages), and memsets only those: no page faults, no madvise, no TLB
-        // shootdowns. Halves the cost of a small request; older kernels fall back.
+        // first pages), and resets only those: no page faults, no madvise, no TLB
+        // shootdowns. Halves the cost of a small request, and of a fresh CPython
+        // instance more than that, with the fix in vendor/wasmtime (the scan no
+        // longer stops after 32 runs of dirty pages); older kernels fall back.
         .pagemap_scan(wasmtime::Enabled::Auto);
     let mut config = wasmtime::Config::new();
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));

@@ -10,14 +10,33 @@
 //!   ends (so a client can keep requests in flight at once);
 //! - `/fail-after-headers`: one chunk, then an error (an aborted response);
 //! - `/trap`: panics before its headers (a trap: the instance is gone);
+//! - `/scatter`: counts the pages of a 1 MiB zeroed array that are not zero on entry,
+//!   then writes to every other page (128 runs of dirty pages, far more than one scan
+//!   of the pool's reset used to take): `scatter seen=N`, 0 on a fresh instance;
 //! - anything else: `count=N path=PATH query=QUERY`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use wasgi_guest::{Environ, Error, GatewayError, Result, StartResponse};
 
 /// Requests this instance has served.
 static SERVED: AtomicU64 = AtomicU64::new(0);
+
+/// Wasm pages are 64 KiB but the host's are 4 KiB: what `/scatter` dirties.
+const PAGE: usize = 4096;
+/// Zeroed (in the module's bss): 256 host pages that `/scatter` dirties and checks.
+static SCATTERED: [AtomicU8; 256 * PAGE] = [const { AtomicU8::new(0) }; 256 * PAGE];
+
+/// The pages of [`SCATTERED`] not zero on entry; then marks every other page.
+fn scatter() -> usize {
+    let seen = (0..256)
+        .filter(|page| SCATTERED[page * PAGE].load(Ordering::Relaxed) != 0)
+        .count();
+    for page in (0..256).step_by(2) {
+        SCATTERED[page * PAGE].store(1, Ordering::Relaxed);
+    }
+    seen
+}
 
 /// A response body, pulled one chunk at a time.
 type Body = Box<dyn Iterator<Item = Result<Vec<u8>>>>;
@@ -52,6 +71,9 @@ fn counter(environ: Environ, start_response: StartResponse) -> Result<Body> {
             .into_iter(),
         ),
         b"/trap" => panic!("counter: trapped on request {count}"),
+        b"/scatter" => Box::new(std::iter::once(Ok(
+            format!("scatter seen={}\n", scatter()).into_bytes()
+        ))),
         path => {
             let line = format!(
                 "count={count} path={} query={}\n",
