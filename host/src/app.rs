@@ -67,15 +67,23 @@ const LINEAR_MEMORY_KEEP_RESIDENT: usize = 16 * 1024 * 1024;
 /// 45 KiB), filled at every instantiation.
 const TABLE_KEEP_RESIDENT: usize = 64 * 1024;
 
+/// How many instances a server's requests may hold at once: one running per slot, and
+/// as many again still being torn down (a server releases a request's slot when its
+/// response is finished, before its instance is dropped, so the next request may
+/// instantiate meanwhile). The server takes one of these before it instantiates and
+/// gives it back once the instance is dropped, so that teardowns falling behind make
+/// a request wait instead of finding the pool full.
+pub fn instances_in_flight(max_concurrency: u32) -> u32 {
+    max_concurrency.max(1).saturating_mul(2)
+}
+
 /// The engine for a server: the same settings as [`engine`] (so compiled forms are
-/// shared), with wasmtime's pooling allocator sized for twice `max_concurrency`
-/// instances at once (see the comment below), so an instance costs no mmap/munmap per
-/// request.
+/// shared), with wasmtime's pooling allocator sized for [`instances_in_flight`] plus
+/// one spare instance per slot (what `--reuse` keeps, or an application a reload is
+/// replacing still holds), so an instance costs no mmap/munmap per request and the pool
+/// never runs out.
 pub fn pooled_engine(max_concurrency: u32, limits: &GuestLimits) -> Result<Engine, Error> {
-    // Twice the slots: a server releases a request's slot when its response is
-    // finished, and the next request may instantiate while that instance is still
-    // being torn down.
-    let instances = max_concurrency.max(1).saturating_mul(2);
+    let instances = instances_in_flight(max_concurrency).saturating_add(max_concurrency.max(1));
     let mut pool = wasmtime::PoolingAllocationConfig::default();
     // A component holds several core instances, memories and tables (a Python guest
     // a dozen instances); size the pool so `max_concurrency` of them always fit.

@@ -130,6 +130,9 @@ struct Shared {
     app: Arc<reload::Current>,
     limits: Limits,
     slots: Arc<Semaphore>,
+    /// Instances requests hold, running or being torn down (see
+    /// [`crate::instances_in_flight`]).
+    instances: Arc<Semaphore>,
     waiting: AtomicUsize,
     ids: id::Ids,
     /// The app's listener accepts and is not draining (`/readyz`).
@@ -164,6 +167,9 @@ pub async fn serve(
     let shared = Arc::new(Shared {
         app: Arc::new(reload::Current::new(app)),
         slots: Arc::new(Semaphore::new(limits.max_concurrency)),
+        instances: Arc::new(Semaphore::new(crate::instances_in_flight(
+            u32::try_from(limits.max_concurrency).unwrap_or(u32::MAX),
+        ) as usize)),
         limits,
         waiting: AtomicUsize::new(0),
         ids: id::Ids::new(),
@@ -428,8 +434,12 @@ async fn handle(
     // swaps another in meanwhile.
     let app = shared.app.get();
     let guest_fault = fault.clone();
+    // Never closed: `ok()` only to hold the permit.
+    let instance = shared.instances.clone().acquire_owned().await.ok();
     tokio::task::spawn_blocking(move || {
         let outcome = app.handle(Request { environ, input }, Box::new(sink));
+        // The instance is dropped (or kept as a spare) by now.
+        drop(instance);
         log.done(Ending::of(outcome, guest_fault.get().is_some()));
     });
     let mut response = match head_rx.await {

@@ -667,7 +667,9 @@ fn behind_nginx_remote_addr_and_scheme_come_from_the_trusted_proxy() {
 }
 
 /// Scale-out: one backend dies (SIGKILL) a quarter of the way through a bounded load
-/// of GETs; nginx retries each failed attempt on the other and no request fails.
+/// of GETs; nginx retries each failed attempt on the other, so no request fails but
+/// one the dead backend was in the middle of answering: nginx had passed its head on
+/// and can only cut its body short (at most one per client, the one in flight).
 #[test]
 fn behind_nginx_killing_one_backend_fails_no_request() {
     const REQUESTS: usize = 400;
@@ -705,9 +707,13 @@ fn behind_nginx_killing_one_backend_fails_no_request() {
             .collect()
     });
     assert_eq!(done.load(Ordering::SeqCst), REQUESTS);
+    let cut = failures
+        .iter()
+        .filter(|f| f.starts_with("200 Err("))
+        .count();
     assert!(
-        failures.is_empty(),
-        "{} requests failed: {failures:?}",
+        cut == failures.len() && cut <= CLIENTS,
+        "{} requests failed, not only responses cut in flight by the kill: {failures:?}",
         failures.len()
     );
     // Both took a share before the kill; the survivor carried the rest.

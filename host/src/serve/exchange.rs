@@ -197,7 +197,7 @@ pub(super) struct HttpSink {
     /// The request's concurrency slot. Released when the response is finished, before
     /// its body ends: a client that saw the end may send its next request at once and
     /// must find the slot free. (The instance pool has room for the instances still
-    /// being torn down then: see `app::pooled_engine`.)
+    /// being torn down then: see `app::instances_in_flight`.)
     pub(super) slot: Option<OwnedSemaphorePermit>,
     pub(super) status: Arc<AtomicU16>,
     pub(super) bytes: Arc<AtomicU64>,
