@@ -181,14 +181,15 @@ pub async fn serve(
         admin::start(admin, shared.clone(), metrics);
     }
     reload::start(shared.app.clone(), path, reload, watch);
-    // Only now, with SIGHUP handled: a client (or a test) that acts on this signal
-    // must not find the process still at the mercy of a signal's default action.
-    ready();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut acceptor = accept::Acceptor::new(listener.into_tokio()?, max_connections);
     let local = acceptor.local()?;
     acceptor.trim_after_storms();
+    // Ready before it says so: a probe sent on the signal below finds /readyz 200.
     shared.ready.store(true, Ordering::Relaxed);
+    // Only now, with SIGHUP handled: a client (or a test) that acts on this signal
+    // must not find the process still at the mercy of a signal's default action.
+    ready();
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1
         .keep_alive(true)
