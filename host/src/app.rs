@@ -8,6 +8,7 @@
 //! ends call `handle` with a [`Sink`]; every rule lives in the gateway core.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
@@ -79,9 +80,9 @@ pub fn instances_in_flight(max_concurrency: u32) -> u32 {
 
 /// The engine for a server: the same settings as [`engine`] (so compiled forms are
 /// shared), with wasmtime's pooling allocator sized for [`instances_in_flight`] plus
-/// one spare instance per slot (what `--reuse` keeps, or an application a reload is
-/// replacing still holds), so an instance costs no mmap/munmap per request and the pool
-/// never runs out.
+/// one spare instance per slot (what `--reuse` keeps; a reload retires the replaced
+/// application's: [`Application::retire`]), so an instance costs no mmap/munmap per
+/// request and the pool never runs out.
 pub fn pooled_engine(max_concurrency: u32, limits: &GuestLimits) -> Result<Engine, Error> {
     let instances = instances_in_flight(max_concurrency).saturating_add(max_concurrency.max(1));
     let mut pool = wasmtime::PoolingAllocationConfig::default();
@@ -263,9 +264,19 @@ impl Application {
     pub fn with_reuse(mut self, max_spare: usize) -> Self {
         self.reuse = Some(Spares {
             instances: Mutex::new(Vec::new()),
-            max: max_spare,
+            max: AtomicUsize::new(max_spare),
         });
         self
+    }
+
+    /// Keeps no spare instances from now on and drops those kept (a server calls it
+    /// on the application a reload replaced, so that the pool's room for spares goes
+    /// to the new one: see [`pooled_engine`]). Requests still running finish as they
+    /// would; their instances are then dropped.
+    pub fn retire(&self) {
+        if let Some(spares) = &self.reuse {
+            spares.retire();
+        }
     }
 
     /// Runs one request on a fresh (or, with reuse, a spare) instance and reports how
@@ -461,10 +472,18 @@ struct Instance {
 /// Spare instances, most recently used last.
 struct Spares {
     instances: Mutex<Vec<Instance>>,
-    max: usize,
+    /// How many are kept: 0 once the application is retired.
+    max: AtomicUsize,
 }
 
 impl Spares {
+    /// Keeps none from now on, and drops those kept.
+    fn retire(&self) {
+        self.max.store(0, Ordering::Relaxed);
+        let kept = std::mem::take(&mut *self.lock());
+        drop(kept);
+    }
+
     /// The most recently used spare, if any.
     fn take(&self) -> Option<Instance> {
         self.lock().pop()
@@ -473,7 +492,7 @@ impl Spares {
     /// Keeps `instance` for a later request, unless enough are kept already.
     fn put(&self, instance: Instance) {
         let mut instances = self.lock();
-        if instances.len() < self.max {
+        if instances.len() < self.max.load(Ordering::Relaxed) {
             instances.push(instance);
         }
     }

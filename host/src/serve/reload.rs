@@ -56,12 +56,14 @@ impl Current {
     }
 
     fn set(&self, app: Application) {
-        // The old application is dropped by the last request holding it, not here.
+        // The old application is dropped by the last request holding it, not here;
+        // its spare instances now, off the async threads (dropping a large instance
+        // resets its memory).
         let old = std::mem::replace(
             &mut *self.0.write().unwrap_or_else(PoisonError::into_inner),
             Arc::new(app),
         );
-        drop(old);
+        tokio::task::spawn_blocking(move || old.retire());
     }
 }
 
