@@ -63,7 +63,7 @@ fn build_engine(mut config: wasmtime::Config, limits: &GuestLimits) -> Result<En
 /// few pages; a pre-initialised CPython a few hundred, scattered over its heap (about
 /// 800 pages, 3 MiB, for a Flask request; PERFORMANCE.md): 16 MiB keeps all of them,
 /// so its next instance starts without a page fault. Also the most an idle slot holds.
-const LINEAR_MEMORY_KEEP_RESIDENT: usize = 16 * 1024 * 1024;
+pub const LINEAR_MEMORY_KEEP_RESIDENT: usize = 16 * 1024 * 1024;
 /// Bytes of each table reset in place: CPython's function table (5,676 entries,
 /// 45 KiB), filled at every instantiation.
 const TABLE_KEEP_RESIDENT: usize = 64 * 1024;
@@ -78,13 +78,19 @@ pub fn instances_in_flight(max_concurrency: u32) -> u32 {
     max_concurrency.max(1).saturating_mul(2)
 }
 
+/// The instances a server's pool holds: [`instances_in_flight`] plus one spare per
+/// slot (what `--reuse` keeps; a reload retires the replaced application's:
+/// [`Application::retire`]). Each keeps up to [`LINEAR_MEMORY_KEEP_RESIDENT`] of the
+/// pages its last instance wrote while it waits (deploy/kubernetes counts them).
+pub fn pool_instances(max_concurrency: u32) -> u32 {
+    instances_in_flight(max_concurrency).saturating_add(max_concurrency.max(1))
+}
+
 /// The engine for a server: the same settings as [`engine`] (so compiled forms are
-/// shared), with wasmtime's pooling allocator sized for [`instances_in_flight`] plus
-/// one spare instance per slot (what `--reuse` keeps; a reload retires the replaced
-/// application's: [`Application::retire`]), so an instance costs no mmap/munmap per
-/// request and the pool never runs out.
+/// shared), with wasmtime's pooling allocator sized for [`pool_instances`], so an
+/// instance costs no mmap/munmap per request and the pool never runs out.
 pub fn pooled_engine(max_concurrency: u32, limits: &GuestLimits) -> Result<Engine, Error> {
-    let instances = instances_in_flight(max_concurrency).saturating_add(max_concurrency.max(1));
+    let instances = pool_instances(max_concurrency);
     let mut pool = wasmtime::PoolingAllocationConfig::default();
     // A component holds several core instances, memories and tables (a Python guest
     // a dozen instances); size the pool so `max_concurrency` of them always fit.

@@ -60,6 +60,9 @@ pub mod wrap;
 /// The gateway core, re-exported: it is its own crate (`wasgi-gateway`, no wasmtime).
 pub use wasgi_gateway::{environ, gateway, input, lint, log, observe, response, rules, validate};
 
-pub use app::{Application, Request, Usage, engine, instances_in_flight, pooled_engine};
+pub use app::{
+    Application, LINEAR_MEMORY_KEEP_RESIDENT, Request, Usage, engine, instances_in_flight,
+    pool_instances, pooled_engine,
+};
 pub use error::Error;
 pub use wasgi_gateway::{Environ, Outcome, Sink};

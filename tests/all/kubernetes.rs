@@ -195,6 +195,12 @@ fn the_memory_limit_covers_every_guest_at_its_max_memory() {
             } else {
                 1
             };
+        // Every other place in the pool keeps the pages its last instance wrote.
+        let pool = u64::from(wasgi::pool_instances(
+            u32::try_from(concurrency).expect("a small concurrency"),
+        ));
+        let kept = wasgi::LINEAR_MEMORY_KEEP_RESIDENT as u64;
+        let retained = (pool - instances) * kept.min(max_memory);
         let in_memory_volumes: u64 = pod["volumes"]
             .as_array()
             .expect("volumes")
@@ -203,10 +209,10 @@ fn the_memory_limit_covers_every_guest_at_its_max_memory() {
             .map(|v| quantity(&v["emptyDir"]["sizeLimit"]))
             .sum();
         let limit = quantity(&container["resources"]["limits"]["memory"]);
-        let needed = instances * max_memory + in_memory_volumes + HOST_ALLOWANCE;
+        let needed = instances * max_memory + retained + in_memory_volumes + HOST_ALLOWANCE;
         assert!(
             limit >= needed,
-            "{name}: a memory limit of {limit} bytes is less than {instances} instances x {max_memory} + {in_memory_volumes} of /tmp + {HOST_ALLOWANCE} for wasgi = {needed}"
+            "{name}: a memory limit of {limit} bytes is less than {instances} instances x {max_memory} + {retained} kept by the pool's other places + {in_memory_volumes} of /tmp + {HOST_ALLOWANCE} for wasgi = {needed}"
         );
         assert_eq!(
             container["resources"]["requests"]["memory"],
