@@ -391,6 +391,8 @@ fn the_deployments_args_serve_the_app_and_answer_its_probes() {
     let hello = server.get("/");
     assert_eq!(hello.status, 200);
     assert_eq!(hello.body.as_deref(), Ok(&b"Hello, World!\n"[..]));
+    // Counted with its access-log line, which may follow the client's last byte.
+    server.wait_for_lines(" GET / 200 14B ", 1);
     assert!(
         server
             .metrics()
