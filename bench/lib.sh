@@ -74,9 +74,10 @@ warm_up() {
     done
 }
 
-# run URL CONNECTIONS: prints "req/s p50 p99 errors" from one wrk run of $duration.
+# run URL CONNECTIONS [THREADS]: prints "req/s p50 p99 errors" from one wrk run of
+# $duration, with THREADS wrk threads (2 unless given).
 run() {
-    wrk -t2 -c"$2" -d"$duration" --latency "$1" | awk '
+    wrk -t"${3:-2}" -c"$2" -d"$duration" --latency "$1" | awk '
         /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
         /Requests\/sec/ { rps = $2 }
         /Socket errors/ { split($0, e, /[ ,]+/); for (i in e) if (e[i] ~ /^[0-9]+$/) errors += e[i] }

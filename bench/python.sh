@@ -99,16 +99,6 @@ tree_memory() {
     echo "$((hwm / 1024)) $((pss / 1024))"
 }
 
-# measure URL: prints "req/s p50 p99 errors" from one wrk run.
-measure() {
-    wrk -t1 -c"$connections" -d"$duration" --latency "$1" | awk '
-        /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
-        /Requests\/sec/ { rps = $2 }
-        /Socket errors/ { split($0, e, /[ ,]+/); for (i in e) if (e[i] ~ /^[0-9]+$/) errors += e[i] }
-        /Non-2xx/ { errors += $NF }
-        END { printf "%s %s %s %d\n", rps, p50, p99, errors }'
-}
-
 # ms TIME: wrk's latency (123.45us, 1.23ms, 1.02s) in milliseconds.
 ms() {
     awk -v t="$1" 'BEGIN {
@@ -152,7 +142,7 @@ for name in gunicorn-sync $servers_wanted; do
     fi
     wrk -t1 -c"$connections" -d2s "$url${route#/}" >/dev/null # warm up
     cpu_before=$(tree_cpu "$pid")
-    read -r rps p50 p99 errors < <(measure "$url${route#/}")
+    read -r rps p50 p99 errors < <(run "$url${route#/}" "$connections" 1)
     cpu=$(($(tree_cpu "$pid") - cpu_before))
     # CPU per request: what the server spent, which other load on the machine changes
     # far less than it changes requests/s.
