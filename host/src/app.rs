@@ -74,7 +74,7 @@ const TABLE_KEEP_RESIDENT: usize = 64 * 1024;
 /// instantiate meanwhile). The server takes one of these before it instantiates and
 /// gives it back once the instance is dropped, so that teardowns falling behind make
 /// a request wait instead of finding the pool full.
-pub fn instances_in_flight(max_concurrency: u32) -> u32 {
+pub fn instances_in_flight(max_concurrency: usize) -> usize {
     max_concurrency.max(1).saturating_mul(2)
 }
 
@@ -82,15 +82,15 @@ pub fn instances_in_flight(max_concurrency: u32) -> u32 {
 /// slot (what `--reuse` keeps; a reload retires the replaced application's:
 /// [`Application::retire`]). Each keeps up to [`LINEAR_MEMORY_KEEP_RESIDENT`] of the
 /// pages its last instance wrote while it waits (deploy/kubernetes counts them).
-pub fn pool_instances(max_concurrency: u32) -> u32 {
+pub fn pool_instances(max_concurrency: usize) -> usize {
     instances_in_flight(max_concurrency).saturating_add(max_concurrency.max(1))
 }
 
 /// The engine for a server: the same settings as [`engine`] (so compiled forms are
 /// shared), with wasmtime's pooling allocator sized for [`pool_instances`], so an
 /// instance costs no mmap/munmap per request and the pool never runs out.
-pub fn pooled_engine(max_concurrency: u32, limits: &GuestLimits) -> Result<Engine, Error> {
-    let instances = pool_instances(max_concurrency);
+pub fn pooled_engine(max_concurrency: usize, limits: &GuestLimits) -> Result<Engine, Error> {
+    let instances = u32::try_from(pool_instances(max_concurrency)).unwrap_or(u32::MAX);
     let mut pool = wasmtime::PoolingAllocationConfig::default();
     // A component holds several core instances, memories and tables (a Python guest
     // a dozen instances); size the pool so `max_concurrency` of them always fit.

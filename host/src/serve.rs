@@ -168,8 +168,8 @@ pub async fn serve(
         app: Arc::new(reload::Current::new(app)),
         slots: Arc::new(Semaphore::new(limits.max_concurrency)),
         instances: Arc::new(Semaphore::new(crate::instances_in_flight(
-            u32::try_from(limits.max_concurrency).unwrap_or(u32::MAX),
-        ) as usize)),
+            limits.max_concurrency,
+        ))),
         limits,
         waiting: AtomicUsize::new(0),
         ids: id::Ids::new(),

@@ -196,9 +196,7 @@ fn the_memory_limit_covers_every_guest_at_its_max_memory() {
                 1
             };
         // Every other place in the pool keeps the pages its last instance wrote.
-        let pool = u64::from(wasgi::pool_instances(
-            u32::try_from(concurrency).expect("a small concurrency"),
-        ));
+        let pool = wasgi::pool_instances(concurrency as usize) as u64;
         let kept = wasgi::LINEAR_MEMORY_KEEP_RESIDENT as u64;
         let retained = (pool - instances) * kept.min(max_memory);
         let in_memory_volumes: u64 = pod["volumes"]

@@ -244,8 +244,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         wasgi::metrics::install();
     }
     let (guest_limits, grants) = (args.guest.limits(SERVE_GUEST_LIMITS), args.guest.grants());
-    let max_instances = u32::try_from(limits.max_concurrency).unwrap_or(u32::MAX);
-    let engine = wasgi::pooled_engine(max_instances, &guest_limits)?;
+    let engine = wasgi::pooled_engine(limits.max_concurrency, &guest_limits)?;
     let cache = args.cache.cache();
     // At most one spare per slot: no more can be busy at once.
     let reuse = args.reuse.then_some(limits.max_concurrency);
