@@ -29,6 +29,7 @@ use crate::error::{Error, one_line};
 use crate::grants::Grants;
 use crate::limits::{self, GuestLimits, LogStream, MemoryLimiter};
 use crate::metrics::Limit;
+use crate::turn::Turn;
 
 mod link;
 
@@ -122,6 +123,9 @@ pub struct Request {
     pub environ: Environ,
     /// The request body, bounded by the environ (see [`Input`]).
     pub input: Input,
+    /// The request's turn to run guest code, given up while its guest waits in
+    /// `wasi:io/poll` (see [`crate::turn`]); `None`: not bounded.
+    pub turn: Option<Arc<Turn>>,
 }
 
 /// What one request's guest took, as [`Application::handle_observed`] measures it.
@@ -301,7 +305,11 @@ impl Application {
         sink: Box<dyn Sink>,
         observer: Option<Arc<dyn Observer>>,
     ) -> (Outcome, Usage) {
-        let Request { environ, input } = request;
+        let Request {
+            environ,
+            input,
+            turn,
+        } = request;
         let method = environ.get("REQUEST_METHOD").unwrap_or_default().to_vec();
         let wit_environ = WitEnviron {
             url_scheme: environ.url_scheme().to_owned(),
@@ -322,7 +330,7 @@ impl Application {
         };
         let log = instance.store.data().log.clone();
         let gateway = self.gateway(sink, &method, log, observer);
-        let failure = match begin(&mut instance.store, &self.limits, gateway, input) {
+        let failure = match begin(&mut instance.store, &self.limits, gateway, input, turn) {
             Ok(()) => self.run(&mut instance, &wit_environ).err(),
             Err(failure) => Some(failure),
         };
@@ -384,6 +392,7 @@ impl Application {
             memory: MemoryLimiter::new(self.limits.max_memory),
             log,
             deadline: None,
+            turn: None,
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.memory);
@@ -441,10 +450,12 @@ fn begin(
     limits: &GuestLimits,
     gateway: Gateway,
     input: Input,
+    turn: Option<Arc<Turn>>,
 ) -> Result<(), Failure> {
     let state = store.data_mut();
     state.gateway = gateway;
     state.input = input;
+    state.turn = turn;
     state.log.refill();
     state.memory = MemoryLimiter::new(limits.max_memory);
     state.deadline = limits
@@ -464,6 +475,7 @@ fn begin(
 /// (a request body's channel closes now, not when a spare is next used).
 fn end(store: &mut Store<RequestState>) -> (Gateway, Option<ClientFault>) {
     let state = store.data_mut();
+    state.turn = None;
     let fault = std::mem::replace(&mut state.input, Input::empty()).fault();
     let gateway = std::mem::replace(&mut state.gateway, Gateway::new(Box::new(NoRequest)));
     (gateway, fault)
@@ -630,6 +642,9 @@ struct RequestState {
     /// When the request's time is up (for waits in host calls; wasm code is stopped
     /// by the epoch deadline).
     deadline: Option<tokio::time::Instant>,
+    /// The request's turn to run guest code, given up while the guest waits in
+    /// `wasi:io/poll`.
+    turn: Option<Arc<Turn>>,
 }
 
 impl WasiView for RequestState {

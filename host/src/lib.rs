@@ -22,7 +22,8 @@
 //! - [`check`]: `wasgi check`, diagnostics for an application at `wsgiref.validate`
 //!   grade;
 //! - [`cgi`]: the CGI front end (`wasgi run`);
-//! - [`serve`]: the HTTP front end (`wasgi serve`), and [`metrics`]: what it counts;
+//! - [`serve`]: the HTTP front end (`wasgi serve`), [`turn`]: its bound on guests
+//!   running at once, and [`metrics`]: what it counts;
 //! - [`wrap`]: the app as a wasi:http component with the gateway inside (`wasgi wrap`).
 //!
 //! The first ones, to `response`, are the gateway core, its own crate (`wasgi-gateway`, re-exported
@@ -38,7 +39,7 @@
 //! let cache = wasgi::cache::Cache::new("/tmp/wasgi-cache");
 //! let app = Application::load(&engine, "hello.wasm".as_ref(), Some(&cache))?;
 //! let (environ, input) = cgi::request(std::env::vars_os(), &cgi::Overrides::default(), cgi::Body::Stdin)?;
-//! let outcome = app.handle(Request { environ, input }, Box::new(cgi::CgiSink::new(cgi::stdout()?)));
+//! let outcome = app.handle(Request { environ, input, turn: None }, Box::new(cgi::CgiSink::new(cgi::stdout()?)));
 //! assert_eq!(outcome, wasgi::Outcome::Completed);
 //! # Ok(())
 //! # }
@@ -55,6 +56,7 @@ pub mod grants;
 pub mod limits;
 pub mod metrics;
 pub mod serve;
+pub mod turn;
 pub mod wrap;
 
 /// The gateway core, re-exported: it is its own crate (`wasgi-gateway`, no wasmtime).

@@ -27,6 +27,8 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 use wasmtime_wasi::runtime::in_tokio;
 use wasmtime_wasi_io::bindings::wasi::io::poll as async_poll;
 
+use crate::turn::Turn;
+
 pub use wasgi_gateway::log::LogBudget;
 pub use wasgi_gateway::response::ResponseLimits;
 
@@ -183,10 +185,12 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 /// `wasi:io/poll` held to the request's deadline. The guest's time limit is epoch
 /// interruption, which stops wasm code, not a host call: without this, a guest that
 /// sleeps on a timer (or waits on any pollable) would hold its thread past
-/// `--timeout`. Past the deadline the wait ends in the same trap as a loop's.
+/// `--timeout`. Past the deadline the wait ends in the same trap as a loop's. The
+/// request's turn to run guest code, if it has one, is given up for the wait.
 pub(crate) struct DeadlinePoll<'a> {
     pub(crate) table: &'a mut ResourceTable,
     pub(crate) deadline: Option<tokio::time::Instant>,
+    pub(crate) turn: Option<&'a Turn>,
 }
 
 /// Names [`DeadlinePoll`] as the host data of the `wasi:io/poll` bindings.
@@ -197,25 +201,37 @@ impl HasData for WithDeadline {
 }
 
 impl DeadlinePoll<'_> {
-    /// Runs a wait to its end or to the deadline, whichever comes first.
+    /// Runs a wait to its end or to the deadline, whichever comes first, with the
+    /// request's turn given up meanwhile.
     fn bounded<T>(
         deadline: Option<tokio::time::Instant>,
+        turn: Option<&Turn>,
         wait: impl Future<Output = wasmtime::Result<T>>,
     ) -> wasmtime::Result<T> {
-        in_tokio(async {
-            match deadline {
-                None => wait.await,
-                Some(at) => tokio::time::timeout_at(at, wait)
-                    .await
-                    .unwrap_or_else(|_| Err(wasmtime::Trap::Interrupt.into())),
-            }
-        })
+        let run = || {
+            in_tokio(async {
+                match deadline {
+                    None => wait.await,
+                    Some(at) => tokio::time::timeout_at(at, wait)
+                        .await
+                        .unwrap_or_else(|_| Err(wasmtime::Trap::Interrupt.into())),
+                }
+            })
+        };
+        match turn {
+            Some(turn) => turn.aside(run),
+            None => run(),
+        }
     }
 }
 
 impl sync_poll::Host for DeadlinePoll<'_> {
     fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
-        Self::bounded(self.deadline, async_poll::Host::poll(self.table, pollables))
+        Self::bounded(
+            self.deadline,
+            self.turn,
+            async_poll::Host::poll(self.table, pollables),
+        )
     }
 }
 
@@ -227,6 +243,7 @@ impl sync_poll::HostPollable for DeadlinePoll<'_> {
     fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
         Self::bounded(
             self.deadline,
+            self.turn,
             async_poll::HostPollable::block(self.table, pollable),
         )
     }

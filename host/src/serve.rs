@@ -52,6 +52,7 @@ use wasgi_gateway::response::ErrorPage;
 use wasgi_gateway::validate;
 
 use crate::app::Request;
+use crate::turn::Turn;
 
 mod accept;
 mod admin;
@@ -74,8 +75,11 @@ pub use reload::{Loader, Service, WATCH_EVERY};
 /// defaults are in [`Limits::default`] and the README.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Requests running guest code at once.
+    /// Requests in flight at once, each with its own thread and instance.
     pub max_concurrency: usize,
+    /// Of those, requests running guest code at once (see [`crate::turn`]); at most
+    /// `max_concurrency`. `None`: `max_concurrency`.
+    pub max_running: Option<usize>,
     /// Requests waiting for a slot; beyond this they get 503.
     pub max_queue: usize,
     /// Request header fields per request; beyond this, 431.
@@ -110,6 +114,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_concurrency: 64,
+            max_running: None,
             max_queue: 256,
             max_headers: 100,
             max_header_bytes: 16 * 1024,
@@ -125,6 +130,15 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// How many requests may run guest code at once.
+    pub fn running(&self) -> usize {
+        self.max_running
+            .unwrap_or(self.max_concurrency)
+            .clamp(1, self.max_concurrency.max(1))
+    }
+}
+
 /// What every connection shares.
 struct Shared {
     app: Arc<reload::Current>,
@@ -133,6 +147,8 @@ struct Shared {
     /// Instances requests hold, running or being torn down (see
     /// [`crate::instances_in_flight`]).
     instances: Arc<Semaphore>,
+    /// Turns to run guest code ([`Limits::max_running`]).
+    turns: Arc<Semaphore>,
     waiting: AtomicUsize,
     ids: id::Ids,
     /// The app's listener accepts and is not draining (`/readyz`).
@@ -170,6 +186,7 @@ pub async fn serve(
         instances: Arc::new(Semaphore::new(crate::instances_in_flight(
             limits.max_concurrency,
         ))),
+        turns: Arc::new(Semaphore::new(limits.running())),
         limits,
         waiting: AtomicUsize::new(0),
         ids: id::Ids::new(),
@@ -404,6 +421,9 @@ async fn handle(
     // hyper frames the body (Content-Length or chunked): reading to its end is safe.
     environ.input_terminated = true;
 
+    // Never closed: `ok()` only to hold the permit.
+    let instance = shared.instances.clone().acquire_owned().await.ok();
+    let turn = Turn::take(&shared.turns).await;
     let fault = FaultCell::default();
     let input = if hyper::body::Body::is_end_stream(&body) {
         Input::empty()
@@ -416,7 +436,7 @@ async fn handle(
             total: shared.limits.body_timeout,
         };
         tokio::spawn(pump_body(body, body_tx, bounds, fault.clone()));
-        Input::new(Box::new(BodyReader::new(body_rx)), &environ)
+        Input::new(Box::new(BodyReader::new(body_rx, turn.clone())), &environ)
     };
     let (head_tx, head_rx) = oneshot::channel();
     let (chunk_tx, chunk_rx) = mpsc::channel(2);
@@ -429,17 +449,22 @@ async fn handle(
         bytes: log.bytes.clone(),
         write_timeout: shared.limits.write_timeout,
         runtime: tokio::runtime::Handle::current(),
+        turn: turn.clone(),
         aborted: aborted.clone(),
     };
     // The application of the moment, to the end of this request, even if a reload
     // swaps another in meanwhile.
     let app = shared.app.get();
     let guest_fault = fault.clone();
-    // Never closed: `ok()` only to hold the permit.
-    let instance = shared.instances.clone().acquire_owned().await.ok();
     tokio::task::spawn_blocking(move || {
-        let outcome = app.handle(Request { environ, input }, Box::new(sink));
+        let request = Request {
+            environ,
+            input,
+            turn: Some(turn.clone()),
+        };
+        let outcome = app.handle(request, Box::new(sink));
         // The instance is dropped (or kept as a spare) by now.
+        turn.end();
         drop(instance);
         log.done(Ending::of(outcome, guest_fault.get().is_some()));
     });

@@ -27,6 +27,7 @@ mod reuse;
 mod sandbox;
 mod serve;
 mod server;
+mod turns;
 mod util;
 mod wrap;
 

@@ -10,7 +10,7 @@ use crate::guests::*;
 use crate::util::*;
 
 /// The count the instance reported.
-fn count(seen: &Seen) -> u64 {
+pub(crate) fn count(seen: &Seen) -> u64 {
     let count = seen.header("x-count");
     assert_eq!(count.len(), 1, "one X-Count: {:?}", seen.headers);
     count[0].parse().expect("a count")
@@ -153,7 +153,7 @@ fn after_a_trap_the_next_request_gets_a_fresh_instance() {
 
 /// Starts `POST /hold` with a one-byte body not yet sent, and waits until the guest
 /// reported its count (it then holds its instance until the body arrives).
-fn hold(server: &Server) -> (TcpStream, u64) {
+pub(crate) fn hold(server: &Server) -> (TcpStream, u64) {
     let mut stream = server.connect();
     stream
         .write_all(

@@ -66,6 +66,7 @@ fn request() -> Request {
     Request {
         environ,
         input: Input::empty(),
+        turn: None,
     }
 }
 

@@ -70,6 +70,7 @@ fn add_interface(l: &mut Linker<RequestState>, interface: &str) -> wasmtime::Res
             sync::io::poll::add_to_linker::<T, WithDeadline>(l, |state| DeadlinePoll {
                 table: &mut state.table,
                 deadline: state.deadline,
+                turn: state.turn.as_deref(),
             })
         }
         "wasi:io/streams" => sync::io::streams::add_to_linker::<T, HasIo>(l, table),

@@ -50,7 +50,11 @@ pub(super) fn run(app: &Application, limits: &GuestLimits, request: &CheckReques
         .with_observer(recorder.clone());
     let started = Instant::now();
     let (outcome, usage) = app.handle_observed(
-        Request { environ, input },
+        Request {
+            environ,
+            input,
+            turn: None,
+        },
         Box::new(Discard),
         Some(recorder.clone()),
     );

@@ -14,13 +14,14 @@ use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Response, StatusCode};
-use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 
 use wasgi_gateway::gateway::Sink;
 use wasgi_gateway::response::Head as ResponseHead;
 
 use super::ResponseBody;
+use crate::turn::Turn;
 
 /// The client's fault with its request body, as the pump found it: the access log
 /// says so, and the connection of a broken body is closed after its response. (The
@@ -135,17 +136,20 @@ pub(super) async fn pump_body(
     }
 }
 
-/// The guest's side of the request body: blocking reads from the pump.
+/// The guest's side of the request body: blocking reads from the pump, with the
+/// request's turn given up while the client is still to send.
 pub(super) struct BodyReader {
     rx: mpsc::Receiver<io::Result<Bytes>>,
     pending: Bytes,
+    turn: Arc<Turn>,
 }
 
 impl BodyReader {
-    pub(super) fn new(rx: mpsc::Receiver<io::Result<Bytes>>) -> Self {
+    pub(super) fn new(rx: mpsc::Receiver<io::Result<Bytes>>, turn: Arc<Turn>) -> Self {
         Self {
             rx,
             pending: Bytes::new(),
+            turn,
         }
     }
 }
@@ -153,7 +157,15 @@ impl BodyReader {
 impl Read for BodyReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pending.is_empty() {
-            match self.rx.blocking_recv() {
+            let piece = match self.rx.try_recv() {
+                Ok(piece) => Some(piece),
+                Err(TryRecvError::Disconnected) => None,
+                Err(TryRecvError::Empty) => {
+                    let rx = &mut self.rx;
+                    self.turn.aside(|| rx.blocking_recv())
+                }
+            };
+            match piece {
                 None => return Ok(0),
                 Some(piece) => self.pending = piece?,
             }
@@ -205,6 +217,8 @@ pub(super) struct HttpSink {
     pub(super) write_timeout: Duration,
     /// The server's runtime, to wait on it from the guest's thread.
     pub(super) runtime: tokio::runtime::Handle,
+    /// The request's turn to run guest code, given up while the client takes no data.
+    pub(super) turn: Arc<Turn>,
     /// Set on abort, so that the body ends in an error even when the abort itself
     /// could not be queued (the client stopped reading).
     pub(super) aborted: Arc<AtomicBool>,
@@ -256,8 +270,9 @@ impl Sink for HttpSink {
             Err(TrySendError::Closed(_)) => return Err(gone()),
             Err(TrySendError::Full(frame)) => {
                 let timeout = self.write_timeout;
-                self.runtime
-                    .block_on(tokio::time::timeout(timeout, chunks.send(frame)))
+                let runtime = &self.runtime;
+                self.turn
+                    .aside(|| runtime.block_on(tokio::time::timeout(timeout, chunks.send(frame))))
                     .map_err(|_| {
                         io::Error::new(
                             io::ErrorKind::TimedOut,

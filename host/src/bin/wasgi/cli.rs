@@ -452,9 +452,15 @@ fn size(text: &str) -> Result<usize, String> {
 // `serve::Limits::default()`.
 #[derive(clap::Args)]
 pub struct LimitArgs {
-    /// Requests running guest code at once (each on its own thread and instance).
+    /// Requests in flight at once, each with its own thread and instance; past
+    /// this they wait in the queue.
     #[arg(long, default_value_t = Limits::default().max_concurrency, value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
     max_concurrency: usize,
+    /// Of those, requests running guest code at once. A request gives its turn up
+    /// while its guest waits on the client or in a sleep or poll. Fewer than
+    /// --max-concurrency (the default) bounds memory; see docs/PERFORMANCE.md.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+    max_running: Option<usize>,
     /// Requests that may wait for a slot; past this, 503.
     #[arg(long, default_value_t = Limits::default().max_queue)]
     max_queue: usize,
@@ -499,6 +505,7 @@ impl LimitArgs {
     pub fn limits(&self) -> Limits {
         Limits {
             max_concurrency: self.max_concurrency,
+            max_running: self.max_running,
             max_queue: self.max_queue,
             max_headers: self.max_headers,
             max_header_bytes: self.max_header_bytes,

@@ -206,7 +206,14 @@ fn respond(
         (false, cgi::Framing::Length) => Box::new(cgi::LengthSink::new(stdout)),
         (false, cgi::Framing::Stream) => Box::new(cgi::CgiSink::new(stdout)),
     };
-    let outcome = application.handle(Request { environ, input }, sink);
+    let outcome = application.handle(
+        Request {
+            environ,
+            input,
+            turn: None,
+        },
+        sink,
+    );
     // The process ends with this response (the sink, and with it stdout, is already
     // closed): freeing the compiled component and its linker one allocation at a time
     // is work the exit does at once (5% of a cached run's instructions).
