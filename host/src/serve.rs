@@ -448,7 +448,6 @@ async fn handle(
         status: log.status.clone(),
         bytes: log.bytes.clone(),
         write_timeout: shared.limits.write_timeout,
-        runtime: tokio::runtime::Handle::current(),
         turn: turn.clone(),
         aborted: aborted.clone(),
     };

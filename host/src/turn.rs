@@ -70,6 +70,12 @@ impl Turn {
         waited
     }
 
+    /// Waits for `future` on the server's runtime (blocking the guest's thread), with
+    /// the turn given up meanwhile.
+    pub fn wait_for<F: Future>(&self, future: F) -> F::Output {
+        self.aside(|| self.runtime.block_on(future))
+    }
+
     /// Gives the turn up for good: the request runs no more guest code.
     pub fn end(&self) {
         *self.lock() = State::Ended;

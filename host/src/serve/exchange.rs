@@ -215,9 +215,8 @@ pub(super) struct HttpSink {
     pub(super) bytes: Arc<AtomicU64>,
     /// How long a chunk may wait for a client that takes no data.
     pub(super) write_timeout: Duration,
-    /// The server's runtime, to wait on it from the guest's thread.
-    pub(super) runtime: tokio::runtime::Handle,
-    /// The request's turn to run guest code, given up while the client takes no data.
+    /// The request's turn to run guest code, given up while the client takes no data
+    /// (its runtime is the server's, which the guest's thread waits on).
     pub(super) turn: Arc<Turn>,
     /// Set on abort, so that the body ends in an error even when the abort itself
     /// could not be queued (the client stopped reading).
@@ -270,9 +269,8 @@ impl Sink for HttpSink {
             Err(TrySendError::Closed(_)) => return Err(gone()),
             Err(TrySendError::Full(frame)) => {
                 let timeout = self.write_timeout;
-                let runtime = &self.runtime;
                 self.turn
-                    .aside(|| runtime.block_on(tokio::time::timeout(timeout, chunks.send(frame))))
+                    .wait_for(tokio::time::timeout(timeout, chunks.send(frame)))
                     .map_err(|_| {
                         io::Error::new(
                             io::ErrorKind::TimedOut,
