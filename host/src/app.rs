@@ -396,6 +396,13 @@ impl Application {
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.memory);
+        store.epoch_deadline_callback(|store| {
+            let state = store.data();
+            Ok(limits::at_epoch_deadline(
+                state.deadline,
+                state.turn.as_deref(),
+            ))
+        });
         Ok(Instance { store, app: None })
     }
 
@@ -455,13 +462,14 @@ fn begin(
     let state = store.data_mut();
     state.gateway = gateway;
     state.input = input;
+    let has_turn = turn.is_some();
     state.turn = turn;
     state.log.refill();
     state.memory = MemoryLimiter::new(limits.max_memory);
     state.deadline = limits
         .timeout
         .map(|timeout| tokio::time::Instant::now() + timeout);
-    store.set_epoch_deadline(limits.deadline_ticks());
+    store.set_epoch_deadline(limits.first_deadline_ticks(has_turn));
     if let Some(fuel) = limits.fuel {
         store
             .set_fuel(fuel)

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use wasmtime::component::{HasData, Resource, ResourceTable};
-use wasmtime::{Engine, EngineWeak};
+use wasmtime::{Engine, EngineWeak, UpdateDeadline};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::DynPollable;
 use wasmtime_wasi::p2::bindings::sync::io::poll as sync_poll;
@@ -67,13 +67,50 @@ impl GuestLimits {
         response: ResponseLimits::DEFAULT,
     };
 
-    /// The store's epoch deadline: the timeout in ticks (at least one), or never.
-    pub(crate) fn deadline_ticks(&self) -> u64 {
-        match self.timeout {
-            Some(timeout) => (timeout.as_nanos() / TICK.as_nanos()).max(1) as u64,
-            None => u64::MAX / 2,
+    /// The store's first epoch deadline: the timeout in ticks, or never; for a request
+    /// with a turn to run (see [`crate::turn`]), at most a [`SLICE`].
+    pub(crate) fn first_deadline_ticks(&self, has_turn: bool) -> u64 {
+        let timeout = self.timeout.map_or(NEVER, ticks);
+        if has_turn {
+            timeout.min(ticks(SLICE))
+        } else {
+            timeout
         }
     }
+}
+
+/// How long a request's guest runs before it gives its turn (see [`crate::turn`]) to
+/// a request waiting for one, and waits for one again. Only while the epoch ticks: a
+/// server with `--timeout 0` has no ticker, and a request holds its turn to its end.
+pub const SLICE: Duration = Duration::from_millis(20);
+
+/// An epoch deadline that never comes.
+const NEVER: u64 = u64::MAX / 2;
+
+/// `time` in whole ticks, at least one.
+fn ticks(time: Duration) -> u64 {
+    u64::try_from(time.as_nanos() / TICK.as_nanos())
+        .unwrap_or(NEVER)
+        .clamp(1, NEVER)
+}
+
+/// What a store does at its epoch deadline: past the request's `deadline`, the guest
+/// stops (the trap `--timeout` names); before it, a request with a `turn` gives the
+/// turn to a request waiting for one, waits for one again, and goes on for another
+/// [`SLICE`] (or to its deadline, if that comes first).
+pub(crate) fn at_epoch_deadline(
+    deadline: Option<tokio::time::Instant>,
+    turn: Option<&Turn>,
+) -> UpdateDeadline {
+    let left = || deadline.map(|at| at.saturating_duration_since(tokio::time::Instant::now()));
+    if left().is_some_and(|left| left.is_zero()) {
+        return UpdateDeadline::Interrupt;
+    }
+    let Some(turn) = turn else {
+        return UpdateDeadline::Continue(left().map_or(NEVER, ticks));
+    };
+    turn.aside(|| ());
+    UpdateDeadline::Continue(left().map_or(NEVER, ticks).min(ticks(SLICE)))
 }
 
 /// Starts the ticker of `engine` unless it has one: a thread that advances its epoch
@@ -353,9 +390,31 @@ mod tests {
             timeout: Some(Duration::from_millis(ms)),
             ..GuestLimits::LOOSE
         };
-        assert_eq!(limits(30_000).deadline_ticks(), 3000);
-        assert_eq!(limits(1).deadline_ticks(), 1);
-        assert!(GuestLimits::LOOSE.deadline_ticks() > 1 << 60);
+        assert_eq!(limits(30_000).first_deadline_ticks(false), 3000);
+        assert_eq!(limits(1).first_deadline_ticks(false), 1);
+        assert!(GuestLimits::LOOSE.first_deadline_ticks(false) > 1 << 60);
+        // A request with a turn comes back to it every slice, or at its deadline.
+        assert_eq!(limits(30_000).first_deadline_ticks(true), 2);
+        assert_eq!(limits(1).first_deadline_ticks(true), 1);
+        assert_eq!(GuestLimits::LOOSE.first_deadline_ticks(true), 2);
+    }
+
+    #[test]
+    fn at_the_epoch_deadline_a_request_stops_past_its_time_and_else_goes_on() {
+        let past = tokio::time::Instant::now();
+        assert!(matches!(
+            at_epoch_deadline(Some(past), None),
+            UpdateDeadline::Interrupt
+        ));
+        let later = past + Duration::from_secs(30);
+        assert!(matches!(
+            at_epoch_deadline(Some(later), None),
+            UpdateDeadline::Continue(2999 | 3000)
+        ));
+        assert!(matches!(
+            at_epoch_deadline(None, None),
+            UpdateDeadline::Continue(NEVER)
+        ));
     }
 
     #[test]

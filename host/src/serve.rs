@@ -52,7 +52,7 @@ use wasgi_gateway::response::ErrorPage;
 use wasgi_gateway::validate;
 
 use crate::app::Request;
-use crate::turn::Turn;
+use crate::turn::{Turn, Turns};
 
 mod accept;
 mod admin;
@@ -78,7 +78,7 @@ pub struct Limits {
     /// Requests in flight at once, each with its own thread and instance.
     pub max_concurrency: usize,
     /// Of those, requests running guest code at once (see [`crate::turn`]); at most
-    /// `max_concurrency`. `None`: `max_concurrency`.
+    /// `max_concurrency`. `None`: one per core this process may use.
     pub max_running: Option<usize>,
     /// Requests waiting for a slot; beyond this they get 503.
     pub max_queue: usize,
@@ -134,7 +134,7 @@ impl Limits {
     /// How many requests may run guest code at once.
     pub fn running(&self) -> usize {
         self.max_running
-            .unwrap_or(self.max_concurrency)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
             .clamp(1, self.max_concurrency.max(1))
     }
 }
@@ -148,7 +148,7 @@ struct Shared {
     /// [`crate::instances_in_flight`]).
     instances: Arc<Semaphore>,
     /// Turns to run guest code ([`Limits::max_running`]).
-    turns: Arc<Semaphore>,
+    turns: Arc<Turns>,
     waiting: AtomicUsize,
     ids: id::Ids,
     /// The app's listener accepts and is not draining (`/readyz`).
@@ -186,7 +186,7 @@ pub async fn serve(
         instances: Arc::new(Semaphore::new(crate::instances_in_flight(
             limits.max_concurrency,
         ))),
-        turns: Arc::new(Semaphore::new(limits.running())),
+        turns: Turns::new(limits.running()),
         limits,
         waiting: AtomicUsize::new(0),
         ids: id::Ids::new(),
@@ -423,7 +423,7 @@ async fn handle(
 
     // Never closed: `ok()` only to hold the permit.
     let instance = shared.instances.clone().acquire_owned().await.ok();
-    let turn = Turn::take(&shared.turns).await;
+    let turn = Turn::new(&shared.turns);
     let fault = FaultCell::default();
     let input = if hyper::body::Body::is_end_stream(&body) {
         Input::empty()
@@ -455,7 +455,13 @@ async fn handle(
     // swaps another in meanwhile.
     let app = shared.app.get();
     let guest_fault = fault.clone();
-    tokio::task::spawn_blocking(move || {
+    shared.turns.run(move || {
+        if sink.abandoned() {
+            // Its client went away while it waited for a turn: nothing to run it for.
+            turn.end();
+            log.unanswered("the client went away before its turn to run");
+            return;
+        }
         let request = Request {
             environ,
             input,

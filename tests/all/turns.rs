@@ -1,10 +1,11 @@
 //! `wasgi serve --max-running` (issue #18): of the requests in flight, only so many run
-//! guest code at once, and a request whose guest waits (on a client slow to send its
-//! body or to take its response, or asleep in a host call) gives its turn up, so that
-//! neither a slow client nor a sleeping guest holds the server. Each test runs with one
-//! turn, holds it with one request, and checks that another is answered meanwhile:
-//! without the turn given up, that request would wait for the first (an hour, or the
-//! client) and the test would fail at its deadline.
+//! guest code at once (by default one per core), and a request whose guest waits (on a
+//! client slow to send its body or to take its response, or asleep in a host call)
+//! gives its turn up, so that neither a slow client nor a sleeping guest holds the
+//! server; a guest that spins gives it up at the end of each slice. Each of those tests
+//! runs with one turn, holds it with one request, and checks that another is answered
+//! meanwhile: without the turn given up, that request would wait for the first (an
+//! hour, or the client) and the test would fail at its deadline.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -57,11 +58,35 @@ fn a_guest_asleep_in_a_host_call_gives_its_turn_up() {
         SLEEPS_IN_HOST_CALL,
         &["--max-running", "1", "--timeout", "0"],
     );
-    let mut sleeping = server.connect();
-    sleeping
-        .write_all(b"GET /sleep HTTP/1.1\r\nHost: t\r\n\r\n")
+    let _sleeping = hold_the_turn(&server, "sleeps-in-host-call: sleeping");
+    assert_ok_is_answered(&server);
+}
+
+#[test]
+fn a_guest_that_spins_gives_its_turn_up_every_slice() {
+    // The spinning guest's time limit is far off: only its slice ending lets the
+    // other in.
+    let server = Server::start(
+        INFINITE_LOOP_MID_BODY,
+        &["--max-running", "1", "--timeout", "600"],
+    );
+    let _spinning = hold_the_turn(&server, "infinite-loop-mid-body: spinning");
+    for _ in 0..3 {
+        assert_ok_is_answered(&server);
+    }
+}
+
+/// A request for `/hold`, once its guest has logged `says` (it has the turn).
+fn hold_the_turn(server: &Server, says: &str) -> std::net::TcpStream {
+    let mut held = server.connect();
+    held.write_all(b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n")
         .expect("send");
-    server.wait_for_log("sleeps-in-host-call: sleeping");
+    server.wait_for_log(says);
+    held
+}
+
+/// `/ok` of a guest that answers it at once is answered, byte for byte.
+fn assert_ok_is_answered(server: &Server) {
     assert_bytes(
         &server.exchange(b"GET /ok HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
         b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n3\r\nok\n\r\n0\r\n\r\n",
@@ -70,11 +95,50 @@ fn a_guest_asleep_in_a_host_call_gives_its_turn_up() {
 
 #[test]
 fn with_one_turn_concurrent_requests_run_one_at_a_time() {
-    // Reused instances count the requests they served: one turn means one instance
-    // at a time, so all 200 requests of 4 concurrent clients are served by a single
-    // instance, counting 1 to 200. With a turn per client they would run at once on
-    // several instances, each counting from 1.
     let server = Server::start(COUNTER, &["--reuse", "--max-running", "1"]);
+    assert_one_at_a_time(&server);
+}
+
+#[test]
+fn by_default_there_is_one_turn_per_core() {
+    // Pinned to one core, the server runs guest code for one request at a time.
+    let server = pinned_to_one_core(&["--reuse"]);
+    server.wait_for_log("up to 64 requests at once (--max-concurrency), 1 of them running guest code (--max-running)");
+    assert_one_at_a_time(&server);
+}
+
+#[test]
+fn with_a_network_grant_every_request_in_flight_may_run() {
+    // A guest's blocking socket call keeps its turn: a granted network makes each
+    // request in flight its own turn, whatever the cores.
+    let server = pinned_to_one_core(&[
+        "--reuse",
+        "--allow-connect",
+        "127.0.0.1:9",
+        "--max-concurrency",
+        "8",
+    ]);
+    server.wait_for_log("up to 8 requests at once (--max-concurrency), 8 of them running guest code (--max-running)");
+    let server = pinned_to_one_core(&["--allow-connect", "127.0.0.1:9", "--max-running", "3"]);
+    server.wait_for_log("up to 64 requests at once (--max-concurrency), 3 of them running guest code (--max-running)");
+}
+
+/// `wasgi serve COUNTER --addr 127.0.0.1:0 ARGS...` on the first core alone
+/// (`taskset`: the cores the process may use, which is what it counts).
+fn pinned_to_one_core(args: &[&str]) -> Server {
+    // As `wasgi()` does: nothing of the test's environment.
+    let mut cmd = std::process::Command::new("/usr/bin/taskset");
+    cmd.env_clear()
+        .args(["-c", "0", env!("CARGO_BIN_EXE_wasgi"), "serve", COUNTER])
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args);
+    Server::spawn(cmd)
+}
+
+/// Reused instances count the requests they served: 200 requests of 4 concurrent
+/// clients, all counted 1 to 200 by a single instance, ran one at a time. With more
+/// turns they would run at once on several instances, each counting from 1.
+fn assert_one_at_a_time(server: &Server) {
     let counts: Vec<u64> = std::thread::scope(|s| {
         let clients: Vec<_> = (0..4)
             .map(|_| s.spawn(|| (0..50).map(|_| count(&server.get("/"))).collect::<Vec<_>>()))

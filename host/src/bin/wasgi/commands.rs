@@ -238,7 +238,13 @@ fn load(
 /// `wasgi serve`: HTTP until SIGINT or SIGTERM; with `--reuse`, instances left by
 /// clean requests serve later ones; SIGHUP (or `--watch`) loads the app again.
 fn serve(args: ServeArgs) -> Result<(), Failure> {
-    let limits: Limits = args.limits.limits();
+    let mut limits: Limits = args.limits.limits();
+    let grants = args.guest.grants();
+    if !grants.connect.is_empty() {
+        // A guest's blocking socket calls keep its turn (only its waits on the client
+        // and in wasi:io/poll give it up): one per request, as many as run at once.
+        limits.max_running.get_or_insert(limits.max_concurrency);
+    }
     // First: a socket from systemd is descriptor 3 until something else opens a file
     // (loading the app does) and takes that number; and a bad address fails before
     // a long compile.
@@ -250,7 +256,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         // Before the first load, so that its compile-cache hit or miss counts.
         wasgi::metrics::install();
     }
-    let (guest_limits, grants) = (args.guest.limits(SERVE_GUEST_LIMITS), args.guest.grants());
+    let guest_limits = args.guest.limits(SERVE_GUEST_LIMITS);
     let engine = wasgi::pooled_engine(limits.max_concurrency, &guest_limits)?;
     let cache = args.cache.cache();
     // At most one spare per slot: no more can be busy at once.
@@ -280,6 +286,11 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         None => None,
     };
     let json = matches!(args.log_format, LogFormatArg::Json);
+    tracing::info!(
+        "up to {} requests at once (--max-concurrency), {} of them running guest code (--max-running)",
+        limits.max_concurrency,
+        limits.running()
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(limits.max_concurrency + 16)
