@@ -3,8 +3,9 @@
 //!
 //! Time is enforced with wasmtime's epoch interruption: one ticker thread per engine
 //! (started for the first application given a timeout) advances the epoch every
-//! [`TICK`], and each request's store traps once its deadline
-//! (the timeout, in ticks) has passed, wherever the guest is looping. CPU is wasmtime
+//! [`TICK`]; at each store's epoch deadline [`at_epoch_deadline`] traps once the
+//! request's time has passed, wherever the guest is looping (and counts the slice of a
+//! request that has a turn to run, see [`crate::turn`]). CPU is wasmtime
 //! fuel, compiled in only when a budget is set. Memory is enforced by a resource
 //! limiter on the store: a memory that would grow past the cap is refused, as
 //! `memory.grow` failing, which a guest sees as out of memory. Host resources are the
@@ -68,21 +69,15 @@ impl GuestLimits {
     };
 
     /// The store's first epoch deadline: the timeout in ticks, or never; for a request
-    /// with a turn to run (see [`crate::turn`]), at most a [`SLICE`].
+    /// with a turn to run (see [`crate::turn`]), the next tick, to count its slice.
     pub(crate) fn first_deadline_ticks(&self, has_turn: bool) -> u64 {
-        let timeout = self.timeout.map_or(NEVER, ticks);
         if has_turn {
-            timeout.min(ticks(SLICE))
+            1
         } else {
-            timeout
+            self.timeout.map_or(NEVER, ticks)
         }
     }
 }
-
-/// How long a request's guest runs before it gives its turn (see [`crate::turn`]) to
-/// a request waiting for one, and waits for one again. Only while the epoch ticks: a
-/// server with `--timeout 0` has no ticker, and a request holds its turn to its end.
-pub const SLICE: Duration = Duration::from_millis(20);
 
 /// An epoch deadline that never comes.
 const NEVER: u64 = u64::MAX / 2;
@@ -95,22 +90,27 @@ fn ticks(time: Duration) -> u64 {
 }
 
 /// What a store does at its epoch deadline: past the request's `deadline`, the guest
-/// stops (the trap `--timeout` names); before it, a request with a `turn` gives the
-/// turn to a request waiting for one, waits for one again, and goes on for another
-/// [`SLICE`] (or to its deadline, if that comes first).
+/// stops (the trap `--timeout` names). Before it, a request with a `turn` counts its
+/// slice at every tick ([`Turn::at_tick`]: it may give the turn to a request waiting
+/// for one, and wait for one again); one without goes on to its deadline.
 pub(crate) fn at_epoch_deadline(
     deadline: Option<tokio::time::Instant>,
     turn: Option<&Turn>,
 ) -> UpdateDeadline {
     let left = || deadline.map(|at| at.saturating_duration_since(tokio::time::Instant::now()));
-    if left().is_some_and(|left| left.is_zero()) {
+    let past = || left().is_some_and(|left| left.is_zero());
+    if past() {
         return UpdateDeadline::Interrupt;
     }
     let Some(turn) = turn else {
         return UpdateDeadline::Continue(left().map_or(NEVER, ticks));
     };
-    turn.aside(|| ());
-    UpdateDeadline::Continue(left().map_or(NEVER, ticks).min(ticks(SLICE)))
+    turn.at_tick();
+    // The wait for a turn counts against the request's time too.
+    if past() {
+        return UpdateDeadline::Interrupt;
+    }
+    UpdateDeadline::Continue(1)
 }
 
 /// Starts the ticker of `engine` unless it has one: a thread that advances its epoch
@@ -393,10 +393,9 @@ mod tests {
         assert_eq!(limits(30_000).first_deadline_ticks(false), 3000);
         assert_eq!(limits(1).first_deadline_ticks(false), 1);
         assert!(GuestLimits::LOOSE.first_deadline_ticks(false) > 1 << 60);
-        // A request with a turn comes back to it every slice, or at its deadline.
-        assert_eq!(limits(30_000).first_deadline_ticks(true), 2);
-        assert_eq!(limits(1).first_deadline_ticks(true), 1);
-        assert_eq!(GuestLimits::LOOSE.first_deadline_ticks(true), 2);
+        // A request with a turn counts its slice at every tick.
+        assert_eq!(limits(30_000).first_deadline_ticks(true), 1);
+        assert_eq!(GuestLimits::LOOSE.first_deadline_ticks(true), 1);
     }
 
     #[test]
@@ -409,7 +408,7 @@ mod tests {
         let later = past + Duration::from_secs(30);
         assert!(matches!(
             at_epoch_deadline(Some(later), None),
-            UpdateDeadline::Continue(2999 | 3000)
+            UpdateDeadline::Continue(2900..=3000)
         ));
         assert!(matches!(
             at_epoch_deadline(None, None),

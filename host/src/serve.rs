@@ -455,13 +455,9 @@ async fn handle(
     // swaps another in meanwhile.
     let app = shared.app.get();
     let guest_fault = fault.clone();
-    shared.turns.run(move || {
-        if sink.abandoned() {
-            // Its client went away while it waited for a turn: nothing to run it for.
-            turn.end();
-            log.unanswered("the client went away before its turn to run");
-            return;
-        }
+    // Held until the response's head arrives: a client gone before the request's turn
+    // came drops it, and the request leaves the queue (its slot and instance with it).
+    let _queued = shared.turns.run(move || {
         let request = Request {
             environ,
             input,

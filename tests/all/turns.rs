@@ -123,13 +123,20 @@ fn with_a_network_grant_every_request_in_flight_may_run() {
     server.wait_for_log("up to 64 requests at once (--max-concurrency), 3 of them running guest code (--max-running)");
 }
 
-/// `wasgi serve COUNTER --addr 127.0.0.1:0 ARGS...` on the first core alone
-/// (`taskset`: the cores the process may use, which is what it counts).
+/// `wasgi serve COUNTER --addr 127.0.0.1:0 ARGS...` on one core alone (`taskset`, on
+/// the first core this test may use: the cores the process may use are what it
+/// counts).
 fn pinned_to_one_core(args: &[&str]) -> Server {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let allowed = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list");
+    let first = allowed.trim().split([',', '-']).next().expect("a core");
     // As `wasgi()` does: nothing of the test's environment.
     let mut cmd = std::process::Command::new("/usr/bin/taskset");
     cmd.env_clear()
-        .args(["-c", "0", env!("CARGO_BIN_EXE_wasgi"), "serve", COUNTER])
+        .args(["-c", first, env!("CARGO_BIN_EXE_wasgi"), "serve", COUNTER])
         .args(["--addr", "127.0.0.1:0"])
         .args(args);
     Server::spawn(cmd)

@@ -231,13 +231,6 @@ fn gone() -> io::Error {
     io::Error::new(io::ErrorKind::BrokenPipe, "the client went away")
 }
 
-impl HttpSink {
-    /// The client went away before the response began: no one waits for its head.
-    pub(super) fn abandoned(&self) -> bool {
-        self.head.as_ref().is_some_and(oneshot::Sender::is_closed)
-    }
-}
-
 impl Sink for HttpSink {
     fn send_headers(&mut self, head: &ResponseHead<'_>) -> io::Result<()> {
         // hyper frames the body itself, from the request's method, the status and the

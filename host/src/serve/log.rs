@@ -101,11 +101,6 @@ impl AccessLog {
         self.line(ending, reason);
     }
 
-    /// A request that ended with no response sent, by its client's doing.
-    pub(super) fn unanswered(&self, reason: &str) {
-        self.line(Ending::Client, reason);
-    }
-
     /// The end of a response the guest made (or the gateway in its stead).
     pub(super) fn done(&self, ending: Ending) {
         self.line(ending, "");

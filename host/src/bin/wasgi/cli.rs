@@ -457,9 +457,10 @@ pub struct LimitArgs {
     #[arg(long, default_value_t = Limits::default().max_concurrency, value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
     max_concurrency: usize,
     /// Of those, requests running guest code at once. A request gives its turn up
-    /// while its guest waits on the client or in a sleep or poll, and every 20 ms of
-    /// guest code. Default: one per core (bounds memory: docs/PERFORMANCE.md), or
-    /// --max-concurrency with --allow-connect (a blocking socket call keeps its turn).
+    /// while its guest waits on the client or in a sleep or poll, and after each 20 ms
+    /// of CPU time (not with --timeout 0). Default: one per core (bounds memory:
+    /// docs/PERFORMANCE.md), or --max-concurrency with --allow-connect (a blocking
+    /// socket call keeps its turn).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
     max_running: Option<usize>,
     /// Requests that may wait for a slot; past this, 503.
