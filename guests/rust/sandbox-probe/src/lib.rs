@@ -4,6 +4,8 @@
 //! - `/write?PATH`: create and write the file at PATH → `wrote PATH`
 //! - `/env?NAME`: the guest's environment variable NAME → `NAME=VALUE`
 //! - `/connect?IP:PORT`: open a TCP connection → `connected to IP:PORT`
+//! - `/recv?IP:PORT`: open a TCP connection and read from it (blocking) until the peer
+//!   sends a line or closes → `received: LINE`
 //!
 //! A refusal answers `denied: ERROR`. Always 200: the test reads the line.
 
@@ -31,6 +33,11 @@ fn probe(environ: Environ, start_response: StartResponse) -> Result<[String; 1]>
         b"/connect" => {
             std::net::TcpStream::connect(&target).map(|_| format!("connected to {target}"))
         }
+        b"/recv" => std::net::TcpStream::connect(&target).and_then(|stream| {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut line)
+                .map(|_| format!("received: {}", line.trim_end()))
+        }),
         other => Err(std::io::Error::other(format!(
             "unknown probe {}",
             String::from_utf8_lossy(other)

@@ -459,8 +459,7 @@ pub struct LimitArgs {
     /// Of those, requests running guest code at once. A request gives its turn up
     /// while its guest waits on the client or in a sleep or poll, and after each 20 ms
     /// of CPU time (not with --timeout 0). Default: one per core (bounds memory:
-    /// docs/PERFORMANCE.md), or --max-concurrency with --allow-connect (a blocking
-    /// socket call keeps its turn).
+    /// docs/PERFORMANCE.md).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
     max_running: Option<usize>,
     /// Requests that may wait for a slot; past this, 503.

@@ -238,13 +238,8 @@ fn load(
 /// `wasgi serve`: HTTP until SIGINT or SIGTERM; with `--reuse`, instances left by
 /// clean requests serve later ones; SIGHUP (or `--watch`) loads the app again.
 fn serve(args: ServeArgs) -> Result<(), Failure> {
-    let mut limits: Limits = args.limits.limits();
+    let limits: Limits = args.limits.limits();
     let grants = args.guest.grants();
-    if !grants.connect.is_empty() {
-        // A guest's blocking socket calls keep its turn (only its waits on the client
-        // and in wasi:io/poll give it up): one per request, as many as run at once.
-        limits.max_running.get_or_insert(limits.max_concurrency);
-    }
     // First: a socket from systemd is descriptor 3 until something else opens a file
     // (loading the app does) and takes that number; and a bad address fails before
     // a long compile.
