@@ -166,7 +166,7 @@ impl Metrics {
         );
         r.register(
             "requests_in_flight",
-            "Requests running guest code now",
+            "Requests in flight now (each holding a slot of --max-concurrency)",
             self.in_flight.clone(),
         );
         r.register(
