@@ -114,21 +114,16 @@ impl Turns {
     /// ticket is dropped first.
     pub fn run(self: &Arc<Self>, job: impl FnOnce() + Send + 'static) -> Ticket {
         let job: Job = Box::new(job);
-        let number = {
-            let mut queue = lock(&self.queue);
-            let number = queue.tickets;
-            queue.tickets += 1;
-            if queue.free == 0 {
-                queue.jobs.push_back((number, job));
-                return Ticket {
-                    turns: self.clone(),
-                    number,
-                };
-            }
+        let mut queue = lock(&self.queue);
+        let number = queue.tickets;
+        queue.tickets += 1;
+        if queue.free == 0 {
+            queue.jobs.push_back((number, job));
+        } else {
             queue.free -= 1;
-            number
-        };
-        self.start(job);
+            drop(queue);
+            self.start(job);
+        }
         Ticket {
             turns: self.clone(),
             number,

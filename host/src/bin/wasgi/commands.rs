@@ -239,7 +239,6 @@ fn load(
 /// clean requests serve later ones; SIGHUP (or `--watch`) loads the app again.
 fn serve(args: ServeArgs) -> Result<(), Failure> {
     let limits: Limits = args.limits.limits();
-    let grants = args.guest.grants();
     // First: a socket from systemd is descriptor 3 until something else opens a file
     // (loading the app does) and takes that number; and a bad address fails before
     // a long compile.
@@ -251,7 +250,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         // Before the first load, so that its compile-cache hit or miss counts.
         wasgi::metrics::install();
     }
-    let guest_limits = args.guest.limits(SERVE_GUEST_LIMITS);
+    let (guest_limits, grants) = (args.guest.limits(SERVE_GUEST_LIMITS), args.guest.grants());
     let engine = wasgi::pooled_engine(limits.max_concurrency, &guest_limits)?;
     let cache = args.cache.cache();
     // At most one spare per slot: no more can be busy at once.
