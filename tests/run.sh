@@ -74,7 +74,7 @@ tests/wasmtime-cli.sh >/dev/null
 # ---- Every test -------------------------------------------------------------------
 
 failed=0
-# The vendored wasmtime is crates.io's plus its one documented patch (vendor/README.md).
+# The vendored wasmtime is crates.io's plus its documented patches (vendor/README.md).
 vendor/check.sh || failed=1
 cargo test --release --no-fail-fast -p wasgi "$@" || failed=1
 cargo test --release --no-fail-fast --workspace --exclude wasgi "$@" || failed=1

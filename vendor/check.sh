@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks that vendor/wasmtime is crates.io's wasmtime (the version it names) with
-# vendor/wasmtime-pagemap.patch applied and nothing else (vendor/README.md).
+# vendor/wasmtime-*.patch applied, in name order, and nothing else (vendor/README.md).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$root/vendor/wasmtime/Cargo.toml" | head -1)
@@ -29,10 +29,14 @@ fi
 
 cp -r "$original" "$work/patched"
 rm -f "$work/patched/.cargo-ok"
-(cd "$work/patched" && git apply -p1 "$root/vendor/wasmtime-pagemap.patch")
+patches=("$root"/vendor/wasmtime-*.patch)
+for patch in "${patches[@]}"; do
+    (cd "$work/patched" && git apply -p1 "$patch")
+done
+names=$(printf ' vendor/%s' "${patches[@]##*/}")
 if ! diff -r "$work/patched" "$root/vendor/wasmtime" >"$work/diff"; then
-    echo "vendor/check.sh: vendor/wasmtime is not wasmtime $version plus vendor/wasmtime-pagemap.patch:" >&2
+    echo "vendor/check.sh: vendor/wasmtime is not wasmtime $version plus$names:" >&2
     head -40 "$work/diff" >&2
     exit 1
 fi
-echo "vendor/check.sh: vendor/wasmtime is wasmtime $version plus vendor/wasmtime-pagemap.patch" >&2
+echo "vendor/check.sh: vendor/wasmtime is wasmtime $version plus$names" >&2

@@ -7,12 +7,15 @@ use crate::code::EngineCode;
 use crate::prelude::*;
 use crate::profiling_agent::ProfilingAgent;
 use crate::runtime::vm::CompiledModuleId;
+use crate::sync::OnceLock;
 use alloc::sync::Arc;
 use core::ops::Range;
 use core::str;
+use core::sync::atomic::{AtomicU32, Ordering};
 use wasmtime_environ::{
-    CompiledFunctionsTable, CompiledModuleInfo, DefinedFuncIndex, FilePos, FuncIndex, FuncKey,
-    FunctionLoc, FunctionName, Metadata, Module, ModuleInternedTypeIndex, StaticModuleIndex,
+    CompiledFunctionsTable, CompiledModuleInfo, DefinedFuncIndex, EntityRef, FilePos, FuncIndex,
+    FuncKey, FunctionLoc, FunctionName, Metadata, Module, ModuleInternedTypeIndex,
+    StaticModuleIndex,
 };
 
 /// A compiled wasm module, ready to be instantiated.
@@ -25,6 +28,14 @@ pub struct CompiledModule {
     index: Arc<CompiledFunctionsTable>,
     /// Sorted list, by function index, of names we have for this module.
     func_names: Vec<FunctionName>,
+    /// Where each defined function's body and array-to-Wasm trampoline start,
+    /// by `DefinedFuncIndex`, each looked up in `index` once, the first time
+    /// it is asked for, and kept plus one (0: not looked up yet). (Patched for
+    /// wasgi: every `VMFuncRef` an instance makes looks both up, and `index`'s
+    /// lookup searches its namespaces and, for trampolines, a sparse list; a
+    /// pre-initialised CPython makes about 5,600 `VMFuncRef`s per
+    /// instantiation, its start function's `ref.func`s.)
+    func_starts: OnceLock<Box<[[AtomicU32; 2]]>>,
 }
 
 impl CompiledModule {
@@ -58,6 +69,7 @@ impl CompiledModule {
             meta: info.meta,
             index,
             func_names: info.func_names,
+            func_starts: OnceLock::new(),
         };
         ret.register_profiling(profiler)?;
 
@@ -170,6 +182,37 @@ impl CompiledModule {
         self.index
             .func_loc(key)
             .expect("defined function should be present")
+    }
+
+    /// Where the function `key` starts in the text section, as
+    /// `func_loc(key).start`, kept in `func_starts` for this module's defined
+    /// functions and their array-to-Wasm trampolines.
+    pub fn func_start(&self, key: FuncKey) -> u32 {
+        let (index, which) = match key {
+            FuncKey::DefinedWasmFunction(module, index) if module == self.module_index() => {
+                (index, 0)
+            }
+            FuncKey::ArrayToWasmTrampoline(module, index) if module == self.module_index() => {
+                (index, 1)
+            }
+            _ => return self.func_loc(key).start,
+        };
+        let starts = self.func_starts.get_or_init(|| {
+            (0..self.module.num_defined_funcs())
+                .map(|_| Default::default())
+                .collect()
+        });
+        let Some(slot) = starts.get(index.index()).map(|slot| &slot[which]) else {
+            return self.func_loc(key).start;
+        };
+        match slot.load(Ordering::Relaxed) {
+            0 => {
+                let start = self.func_loc(key).start;
+                slot.store(start.wrapping_add(1), Ordering::Relaxed);
+                start
+            }
+            kept => kept - 1,
+        }
     }
 
     /// Returns the original binary offset in the file that `index` was defined

@@ -133,6 +133,12 @@ pub struct Instance {
     // but that type is currently footgun-y / isn't actually OOM-safe yet.
     passive_elements: TryVec<PassiveElementSegment>,
 
+    /// The start of this instance's module's code in its store, found in the
+    /// store's module registry for the first `VMFuncRef` the instance makes.
+    /// (Patched for wasgi: the registry's lookup, two B-tree searches, was made
+    /// for every `VMFuncRef`, about 5,600 per pre-initialised CPython instance.)
+    store_text: Option<SendSyncPtr<[u8]>>,
+
     // TODO: add support for multiple memories; `wmemcheck_state` corresponds to
     // memory 0.
     #[cfg(feature = "wmemcheck")]
@@ -206,6 +212,7 @@ impl Instance {
             memories: TryPrimaryMap::default(),
             tables: TryPrimaryMap::default(),
             passive_elements,
+            store_text: None,
             #[cfg(feature = "wmemcheck")]
             wmemcheck_state,
             store: None,
@@ -932,7 +939,7 @@ impl Instance {
     /// functions here. Effectively all the arguments here must be "logically
     /// correct" for the `VMFuncRef` being initialized.
     unsafe fn initialize_and_return_funcref(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         registry: &ModuleRegistry,
         type_index: VMSharedTypeIndex,
         vmctx_offset: u32,
@@ -960,26 +967,35 @@ impl Instance {
         // it's better for instantiation performance if we don't have to track
         // "is-initialized" state at all!
 
-        let module_with_code = ModuleWithCode::in_store(
-            registry,
-            self.runtime_module()
-                .expect("funcref impossible in fake module"),
-        )
-        .expect("module not in store");
+        let module = self
+            .runtime_module()
+            .expect("funcref impossible in fake module");
+        let compiled = module.compiled_module();
+        let array_start = compiled.func_start(array_to_wasm_key);
+        let wasm_start = compiled.func_start(wasm_key);
+        let text = match self.store_text {
+            Some(text) => text,
+            None => {
+                let text = ModuleWithCode::in_store(registry, module)
+                    .expect("module not in store")
+                    .text();
+                let text = SendSyncPtr::new(NonNull::from(text));
+                // SAFETY: `store_text` is not structurally pinned.
+                unsafe { self.as_mut().get_unchecked_mut().store_text = Some(text) };
+                text
+            }
+        };
+        let code = |start: u32| {
+            let start = usize::try_from(start).unwrap();
+            assert!(start < text.as_ptr().len(), "function outside its module's code");
+            // SAFETY: the module's code stays registered in the store for as
+            // long as this instance lives, and `start` is within it.
+            unsafe { NonNull::new_unchecked(text.as_ptr().cast::<u8>().add(start)) }
+        };
 
-        let array_call =
-            VmPtr::from(NonNull::from(module_with_code.function(array_to_wasm_key)).cast());
+        let array_call = VmPtr::from(code(array_start).cast());
 
-        let wasm_call = Some(VmPtr::from(
-            NonNull::new(
-                module_with_code
-                    .function(wasm_key)
-                    .as_ptr()
-                    .cast::<VMWasmCallFunction>()
-                    .cast_mut(),
-            )
-            .unwrap(),
-        ));
+        let wasm_call = Some(VmPtr::from(code(wasm_start).cast::<VMWasmCallFunction>()));
 
         let vmctx = VMOpaqueContext::from_vmcontext(self.vmctx()).into();
 
