@@ -35,7 +35,7 @@ pub struct CompiledModule {
     /// lookup searches its namespaces and, for trampolines, a sparse list; a
     /// pre-initialised CPython makes about 5,600 `VMFuncRef`s per
     /// instantiation, its start function's `ref.func`s.)
-    func_starts: OnceLock<Box<[[AtomicU32; 2]]>>,
+    func_starts: OnceLock<Option<Box<[[AtomicU32; 2]]>>>,
 }
 
 impl CompiledModule {
@@ -197,12 +197,17 @@ impl CompiledModule {
             }
             _ => return self.func_loc(key).start,
         };
+        // Allocated fallibly: without room for it, every start is looked up.
         let starts = self.func_starts.get_or_init(|| {
-            (0..self.module.num_defined_funcs())
-                .map(|_| Default::default())
-                .collect()
+            let count = self.module.num_defined_funcs();
+            let mut starts = TryVec::with_capacity(count).ok()?;
+            for _ in 0..count {
+                starts.push(Default::default()).ok()?;
+            }
+            starts.into_boxed_slice().ok()
         });
-        let Some(slot) = starts.get(index.index()).map(|slot| &slot[which]) else {
+        let slot = starts.as_deref().and_then(|starts| starts.get(index.index()));
+        let Some(slot) = slot.map(|slot| &slot[which]) else {
             return self.func_loc(key).start;
         };
         match slot.load(Ordering::Relaxed) {
