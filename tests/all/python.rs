@@ -387,6 +387,69 @@ fn what_a_warm_up_request_leaves_every_fresh_instance_starts_with() {
     }
 }
 
+/// What the warm-up guest says of immortality at `/immortal`, run fresh by `wasgi run`.
+fn immortality(app: &std::path::Path, cache: &std::path::Path) -> Output {
+    output(
+        wasgi()
+            .arg("run")
+            .arg(app)
+            .args(["--path", "/immortal", "--cache-dir"])
+            .arg(cache)
+            .stdin(Stdio::null()),
+    )
+}
+
+#[test]
+fn the_objects_of_the_snapshot_are_immortal_unless_the_build_says_not() {
+    // The build makes every object alive at the end of pre-initialisation immortal (the
+    // app's function here); what a request makes is not. `--no-immortalize` leaves
+    // them all mortal, and the app works the same.
+    let head = b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n".as_slice();
+    let cache = target_dir().join("wasgi-cache");
+    let built = immortality(&python_guest(py::WARM_UP), &cache);
+    expect(
+        &built,
+        &[head, b"snapshot: True, request: False\n"].concat(),
+        0,
+        &[],
+    );
+
+    let dir = scratch("python-no-immortalize");
+    let app = dir.join("warm-up.wasm");
+    let mut cmd = Command::new(target_dir().join("py-venv/bin/wasgi-py"));
+    cmd.arg("build")
+        .stdin(Stdio::null())
+        .args([
+            "app:application",
+            "--warm-up",
+            "/",
+            "--no-immortalize",
+            "-p",
+        ])
+        .arg(root().join("guests/python/warm-up"))
+        .arg("-o")
+        .arg(&app);
+    let out = output_within(&mut cmd, BUILD_HANG);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mortal = immortality(&app, &dir.join("cache"));
+    expect(
+        &mortal,
+        &[head, b"snapshot: False, request: False\n"].concat(),
+        0,
+        &[],
+    );
+    let counted = output(
+        wasgi()
+            .arg("run")
+            .arg(&app)
+            .args(["--path", "/a", "--cache-dir"])
+            .arg(dir.join("cache"))
+            .stdin(Stdio::null()),
+    );
+    expect(&counted, &[head, &answered(2, "/a")].concat(), 0, &[]);
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
 #[test]
 fn wasgi_py_build_refuses_a_warm_up_path_the_app_does_not_serve() {
     let hello = root().join("guests/python/flask-app");

@@ -1,13 +1,22 @@
 """Counts the requests its instance has answered, in a module-level global: built with
 ``wasgi-py build --warm-up /`` (its WARM_UP file), every fresh instance has answered
 one already, the build's, so its first request is its second. What a warm-up request
-leaves in memory, every instance starts with (docs/PYTHON.md)."""
+leaves in memory, every instance starts with (docs/PYTHON.md).
+
+``/immortal`` tells instead whether this function, an object of the build's snapshot,
+and an object made by the request are immortal (``wasgi-py build`` makes the
+snapshot's objects so, unless ``--no-immortalize``)."""
+
+import sys
 
 answered = 0
 
 
 def application(environ, start_response):
     global answered
-    answered += 1
     start_response("200 OK", [("Content-Type", "text/plain")])
+    if environ["PATH_INFO"] == "/immortal":
+        made = sys._is_immortal(application), sys._is_immortal(object())
+        return [f"snapshot: {made[0]}, request: {made[1]}\n".encode()]
+    answered += 1
     return [f"request {answered} of this instance: {environ['PATH_INFO']}\n".encode()]

@@ -149,10 +149,12 @@ fn fd_limit() -> Option<u64> {
     (got == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
 }
 
-/// Returns the heap's free pages to the system (glibc keeps them otherwise).
+/// Returns the heap's free pages to the system (glibc keeps them otherwise): after a
+/// storm of connections, and after loading an application, whose compile (on a cold
+/// cache) frees hundreds of megabytes (`serve`, `reload`).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-fn trim() {
+pub(super) fn trim() {
     let started = std::time::Instant::now();
     // SAFETY: malloc_trim only releases memory malloc holds free; it is thread-safe.
     unsafe { libc::malloc_trim(0) };
@@ -161,4 +163,4 @@ fn trim() {
 
 /// Other allocators give memory back themselves, or not at all.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn trim() {}
+pub(super) fn trim() {}

@@ -119,6 +119,7 @@ async fn once(current: &Current, path: &Path, reload: &Arc<Loader>, why: &str) {
     match loaded {
         Ok((app, digest)) => {
             current.set(app);
+            let _ = tokio::task::spawn_blocking(super::accept::trim).await;
             crate::metrics::count(|m| {
                 m.reloaded(true);
                 m.loaded(&digest, took);

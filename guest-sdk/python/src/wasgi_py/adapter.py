@@ -25,12 +25,15 @@ adapter guarantees:
 """
 
 import encodings
+import gc
 import importlib
 import io
 import pkgutil
+import struct
 import sys
 import traceback
 import urllib.parse
+from types import CodeType
 
 from componentize_py_types import Err
 from wit_world import exports
@@ -44,6 +47,10 @@ READ_SIZE = 64 * 1024
 
 #: What ``next(iterator, _END)`` gives when the app's iterable is exhausted.
 _END = object()
+
+#: Every object alive when the build recorded the heap (``record_heap``), kept alive so
+#: that none is freed, and its memory reused, before the snapshot is taken.
+_HEAP = []
 
 
 class GatewayError(AssertionError):
@@ -374,17 +381,49 @@ def warm_up(app, target):
         )
 
 
-def application_class(spec, preload=(), warm_up_paths=()):
+def record_heap(path):
+    """Writes to ``path`` the address of every object alive now, at the end of
+    pre-initialisation, for the build to make immortal in the snapshot
+    (``wasgi_py.immortal``), as little-endian 32-bit words; keeps them all alive until
+    then (``_HEAP``); and freezes them out of the cycle collector's work.
+
+    The constants of code objects are left out: bytecode specialised while they were
+    mortal (``LOAD_CONST_MORTAL``) counts references to them without the immortality
+    check, so they stay mortal.
+    """
+    gc.collect()
+    tracked = gc.get_objects()
+    seen = set()
+    constants = set()
+    while tracked:
+        obj = tracked.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        _HEAP.append(obj)
+        if type(obj) is CodeType:
+            constants.update(id(c) for c in obj.co_consts)
+        tracked.extend(gc.get_referents(obj))
+    gc.freeze()
+    addresses = [id(obj) for obj in _HEAP if id(obj) not in constants]
+    with open(path, "wb") as out:
+        out.write(struct.pack(f"<{len(addresses)}I", *addresses))
+
+
+def application_class(spec, preload=(), warm_up_paths=(), heap_record=None):
     """The ``Application`` export class serving the app ``spec`` names
     (``module:callable``), which is imported now, with every codec and the modules in
     ``preload`` (which the app imports only when a request needs them); then each of
-    ``warm_up_paths`` is requested once (see ``warm_up``)."""
+    ``warm_up_paths`` is requested once (see ``warm_up``); last, with ``heap_record``,
+    the heap is recorded there (see ``record_heap``)."""
     _import_codecs()
     for module in preload:
         importlib.import_module(module)
     app = resolve(spec)
     for target in warm_up_paths:
         warm_up(app, target)
+    if heap_record is not None:
+        record_heap(heap_record)
 
     class Application(exports.Application):
         def call(self, environ):

@@ -59,12 +59,20 @@ def main(argv=None):
         "whatever that request leaves in memory every instance starts with "
         "(repeatable)",
     )
+    b.add_argument(
+        "--no-immortalize",
+        dest="immortalize",
+        action="store_false",
+        help="leave the objects of the build's snapshot mortal: by default they are made "
+        "immortal (never freed, their reference counts never written), which saves a "
+        "fresh instance the pages those writes dirty",
+    )
     args = parser.parse_args(argv)
     try:
         deps = args.deps
         if args.requirements is not None:
             deps = install(args.requirements, deps or default_target(args.requirements))
-        build(args.spec, args.output, args.path, deps, args.preload, args.warm_up)
+        build(args.spec, args.output, args.path, deps, args.preload, args.warm_up, args.immortalize)
     except (BuildError, DependencyError, ValueError) as e:
         print(f"wasgi-py: error: {e}", file=sys.stderr)
         return 1
