@@ -192,8 +192,8 @@ pub async fn serve(
         ids: id::Ids::new(),
         ready: AtomicBool::new(false),
     });
-    // What loading the app freed (a compile on a cold cache: about 300 MB for a
-    // Python app) goes back to the system before the first connection.
+    // What loading the app freed (a compile on a cold cache: hundreds of megabytes
+    // for a Python app) goes back to the system before the first connection.
     let _ = tokio::task::spawn_blocking(accept::trim).await;
     if let Some(admin) = admin {
         let metrics = crate::metrics::install();

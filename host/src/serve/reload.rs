@@ -119,7 +119,6 @@ async fn once(current: &Current, path: &Path, reload: &Arc<Loader>, why: &str) {
     match loaded {
         Ok((app, digest)) => {
             current.set(app);
-            let _ = tokio::task::spawn_blocking(super::accept::trim).await;
             crate::metrics::count(|m| {
                 m.reloaded(true);
                 m.loaded(&digest, took);
@@ -128,6 +127,7 @@ async fn once(current: &Current, path: &Path, reload: &Arc<Loader>, why: &str) {
                 "reloaded {} in {took:.2?} ({digest}): new requests run on it",
                 path.display()
             );
+            let _ = tokio::task::spawn_blocking(super::accept::trim).await;
         }
         Err(e) => {
             crate::metrics::count(|m| m.reloaded(false));

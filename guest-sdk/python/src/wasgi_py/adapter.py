@@ -383,13 +383,16 @@ def warm_up(app, target):
 
 def record_heap(path):
     """Writes to ``path`` the address of every object alive now, at the end of
-    pre-initialisation, for the build to make immortal in the snapshot
-    (``wasgi_py.immortal``), as little-endian 32-bit words; keeps them all alive until
-    then (``_HEAP``); and freezes them out of the cycle collector's work.
+    pre-initialisation, each with its type's address (what the object's second word
+    holds, which the build checks before it writes the first), for the build to make
+    the objects immortal in the snapshot (``wasgi_py.immortal``), as little-endian
+    32-bit words; keeps them all alive until then (``_HEAP``); and freezes them out of
+    the cycle collector's work.
 
-    The constants of code objects are left out: bytecode specialised while they were
-    mortal (``LOAD_CONST_MORTAL``) counts references to them without the immortality
-    check, so they stay mortal.
+    The constants of code objects, nested code's too, are left out: bytecode
+    specialised while they were mortal (``LOAD_CONST_MORTAL``) counts references to
+    them without the immortality check, so they stay mortal. Objects only C code holds
+    are not found, and stay mortal.
     """
     gc.collect()
     tracked = gc.get_objects()
@@ -402,12 +405,15 @@ def record_heap(path):
         seen.add(id(obj))
         _HEAP.append(obj)
         if type(obj) is CodeType:
+            # Code objects are not traversed: the code nested in their constants is
+            # reached here, and its constants stay mortal too.
             constants.update(id(c) for c in obj.co_consts)
+            tracked.extend(c for c in obj.co_consts if type(c) is CodeType)
         tracked.extend(gc.get_referents(obj))
     gc.freeze()
-    addresses = [id(obj) for obj in _HEAP if id(obj) not in constants]
+    words = [w for obj in _HEAP if id(obj) not in constants for w in (id(obj), id(type(obj)))]
     with open(path, "wb") as out:
-        out.write(struct.pack(f"<{len(addresses)}I", *addresses))
+        out.write(struct.pack(f"<{len(words)}I", *words))
 
 
 def application_class(spec, preload=(), warm_up_paths=(), heap_record=None):
@@ -422,11 +428,11 @@ def application_class(spec, preload=(), warm_up_paths=(), heap_record=None):
     app = resolve(spec)
     for target in warm_up_paths:
         warm_up(app, target)
-    if heap_record is not None:
-        record_heap(heap_record)
 
     class Application(exports.Application):
         def call(self, environ):
             return serve(app, environ)
 
+    if heap_record is not None:
+        record_heap(heap_record)
     return Application

@@ -8,10 +8,11 @@ scattered over the snapshot, which the host copies back from the image after eve
 instance (docs/PERFORMANCE.md). An immortal object's count is never written.
 
 The adapter records the address of every object alive at the end of
-pre-initialisation (``wasgi_py.adapter.record_heap``); this module then sets each
-one's reference count, in the data the snapshot is made of, to CPython's value for an
-immortal object. The component's layout is checked, never guessed: one core module
-defines the memory, and every recorded object lies in its data segments.
+pre-initialisation, with its type's (``wasgi_py.adapter.record_heap``); this module
+then sets each one's reference count, in the data the snapshot is made of, to
+CPython's value for an immortal object. The component's layout is checked, never
+guessed: one core module defines the memory, and an object's count is written only
+where the snapshot holds its type in the next word.
 """
 
 import bisect
@@ -60,8 +61,9 @@ def _sections(data, start, end):
 
 
 def _segments(data, start, end):
-    """The active data segments of memory 0 at a constant address in the data section
-    ``data[start:end]``: ``(address, length, offset of the bytes in data)``."""
+    """The data segments of the data section ``data[start:end]`` of the module that
+    defines the memory, each ``(address, length, offset of the bytes in data)``: every
+    one must be active, for that memory, at a constant address."""
     count, at = _leb(data, start)
     for _ in range(count):
         flags, at = _leb(data, at)
@@ -72,14 +74,15 @@ def _segments(data, start, end):
         memory = 0
         if flags == 2:
             memory, at = _leb(data, at)
-        address = None
-        if data[at] == _I32_CONST and memory == 0:
-            address, at = _leb(data, at + 1, signed=True)
-        while data[at] != _END:
-            at += 1
+        if flags not in (0, 2) or memory != 0:
+            raise LayoutError("a data segment is not for the one memory")
+        if data[at] != _I32_CONST:
+            raise LayoutError("a data segment of the snapshot has no constant address")
+        address, at = _leb(data, at + 1, signed=True)
+        if data[at] != _END:
+            raise LayoutError("a data segment of the snapshot has no constant address")
         length, at = _leb(data, at + 1)
-        if address is not None:
-            yield address & 0xFFFFFFFF, length, at
+        yield address & 0xFFFFFFFF, length, at
         at += length
     if at != end:
         raise LayoutError("a data section does not parse")
@@ -102,30 +105,30 @@ def snapshot_segments(data):
     return sorted(found[0])
 
 
-def immortalize(component, addresses):
-    """Makes each object at ``addresses`` in the snapshot of ``component`` (a
-    bytearray, changed in place) immortal. Returns how many were made so, and how many
-    were left mortal because their count is not all in the snapshot's data (a segment
-    boundary within it). An object that is immortal already (CPython's own) is left
-    as it is. More than one in a hundred left means the record does not describe this
-    snapshot: a :class:`LayoutError`."""
+def immortalize(component, objects):
+    """Makes each object of ``objects``, ``(address, its type's address)`` pairs, in the
+    snapshot of ``component`` (a bytearray, changed in place) immortal. Returns how
+    many were made so, and how many were left mortal because the snapshot's data does
+    not hold both their words (a segment boundary within them) or holds another type
+    there. An object that is immortal already (CPython's own) is left as it is. More
+    than one in a hundred left means the record does not describe this snapshot: a
+    :class:`LayoutError`."""
     segments = snapshot_segments(component)
     starts = [address for address, _, _ in segments]
     made = left = 0
-    for address in sorted(set(addresses)):
+    for address, kind in sorted(set(objects)):
         index = bisect.bisect_right(starts, address) - 1
         base, length, offset = segments[index] if index >= 0 else (0, 0, 0)
         at = offset + address - base
-        count = struct.unpack_from("<i", component, at)[0] if address + 4 <= base + length else 0
-        if count >= IMMORTAL_MINIMUM:
-            continue
-        if count <= 0:
+        whole = base <= address and address + 8 <= base + length
+        count, typed = struct.unpack_from("<iI", component, at) if whole else (0, 0)
+        if typed != kind or count <= 0:
             left += 1
-            continue
-        struct.pack_into("<i", component, at, IMMORTAL_INITIAL)
-        made += 1
-    if left * 100 > len(addresses):
-        raise LayoutError(f"{left} of {len(addresses)} recorded objects are not in the snapshot")
+        elif count < IMMORTAL_MINIMUM:
+            struct.pack_into("<i", component, at, IMMORTAL_INITIAL)
+            made += 1
+    if left * 100 > len(objects):
+        raise LayoutError(f"{left} of {len(objects)} recorded objects are not in the snapshot")
     return made, left
 
 
@@ -133,13 +136,17 @@ def apply(component_path, record_path):
     """Rewrites the component at ``component_path`` with the objects recorded at
     ``record_path`` (``record_heap``'s file) made immortal; returns what
     :func:`immortalize` does."""
-    record = open(record_path, "rb").read()
-    if len(record) % 4:
-        raise LayoutError("the heap record is not whole 32-bit words")
-    addresses = struct.unpack(f"<{len(record) // 4}I", record)
+    with open(record_path, "rb") as f:
+        record = f.read()
+    if len(record) % 8:
+        raise LayoutError("the heap record is not whole pairs of 32-bit words")
+    words = struct.unpack(f"<{len(record) // 4}I", record)
     with open(component_path, "rb") as f:
         component = bytearray(f.read())
-    made, left = immortalize(component, addresses)
+    try:
+        made, left = immortalize(component, list(zip(words[::2], words[1::2])))
+    except (IndexError, struct.error) as e:
+        raise LayoutError(f"the component does not parse ({e})") from None
     with open(component_path, "wb") as f:
         f.write(component)
     return made, left
