@@ -107,16 +107,15 @@ def snapshot_segments(data):
 
 def immortalize(component, objects):
     """Makes each object of ``objects``, ``(address, its type's address)`` pairs, in the
-    snapshot of ``component`` (a bytearray, changed in place) immortal. Returns how
-    many were made so, and how many were left mortal because the snapshot's data does
-    not hold both their words (a segment boundary within them) or holds another type
-    there. An object that is immortal already (CPython's own) is left as it is. More
-    than one in a hundred left means the record does not describe this snapshot: a
-    :class:`LayoutError`."""
+    snapshot of ``component`` (a bytearray, changed in place) immortal. An object is
+    left mortal where the snapshot's data does not hold both its words (a segment
+    boundary within them) or holds another type there; one that is immortal already
+    (CPython's own) is left as it is. More than one in a hundred left means the record
+    does not describe this snapshot: a :class:`LayoutError`."""
     segments = snapshot_segments(component)
     starts = [address for address, _, _ in segments]
-    made = left = 0
-    for address, kind in sorted(set(objects)):
+    left = 0
+    for address, kind in objects:
         index = bisect.bisect_right(starts, address) - 1
         base, length, offset = segments[index] if index >= 0 else (0, 0, 0)
         at = offset + address - base
@@ -126,16 +125,13 @@ def immortalize(component, objects):
             left += 1
         elif count < IMMORTAL_MINIMUM:
             struct.pack_into("<i", component, at, IMMORTAL_INITIAL)
-            made += 1
     if left * 100 > len(objects):
         raise LayoutError(f"{left} of {len(objects)} recorded objects are not in the snapshot")
-    return made, left
 
 
 def apply(component_path, record_path):
     """Rewrites the component at ``component_path`` with the objects recorded at
-    ``record_path`` (``record_heap``'s file) made immortal; returns what
-    :func:`immortalize` does."""
+    ``record_path`` (``record_heap``'s file) made immortal."""
     with open(record_path, "rb") as f:
         record = f.read()
     if len(record) % 8:
@@ -144,9 +140,8 @@ def apply(component_path, record_path):
     with open(component_path, "rb") as f:
         component = bytearray(f.read())
     try:
-        made, left = immortalize(component, list(zip(words[::2], words[1::2])))
+        immortalize(component, list(zip(words[::2], words[1::2])))
     except (IndexError, struct.error) as e:
         raise LayoutError(f"the component does not parse ({e})") from None
     with open(component_path, "wb") as f:
         f.write(component)
-    return made, left
