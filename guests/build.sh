@@ -19,8 +19,11 @@
 # 0.25.1) is installed into a venv at target/py-venv, and `wasgi-py build -r
 # requirements.txt` resolves the requirements for the component's CPython 3.14 into
 # target/py-deps/<name> (the reference gateway of tests/ runs the app from there too)
-# and compiles each app with its files. wasgi-py's cache is target/py-cache. A guest
-# is rebuilt only when its directory, its requirements or the adapter changed.
+# and compiles each app with its files, its interpreter optimized by binaryen's
+# wasm-opt (Debian's binaryen, apt-get installed when missing, as root). wasgi-py's
+# cache is target/py-cache (the optimized libraries too: libpython is optimized once,
+# in about a minute). A guest is rebuilt only when its directory, its requirements or
+# the adapter changed.
 #
 # JavaScript guests: each directory of guests/js holds an app.js exporting
 # `application`, and optionally a package.json with its package-lock.json (installed
@@ -86,6 +89,10 @@ build_python() {
         }
     fi
     local pip=("$venv/bin/pip" --quiet --disable-pip-version-check)
+    # wasgi-py build optimizes the interpreter with binaryen's wasm-opt.
+    if ! command -v wasm-opt >/dev/null; then
+        apt_install "binaryen (wasm-opt)" binaryen
+    fi
 
     local sdk_digest
     sdk_digest=$(digest "$sdk")

@@ -399,16 +399,38 @@ fn immortality(app: &std::path::Path, cache: &std::path::Path) -> Output {
     )
 }
 
+/// The bytes of each shared library of a component: its top-level core modules with a
+/// `dylink.0` section (wasi-libc, libpython, componentize-py's runtime, ...).
+fn shared_libraries(component: &[u8]) -> Vec<Vec<u8>> {
+    let mut found = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(component) {
+        if let wasmparser::Payload::ModuleSection {
+            unchecked_range, ..
+        } = payload.expect("a component")
+        {
+            let module = &component[unchecked_range];
+            let dylink = wasmparser::Parser::new(0).parse_all(module).any(|p| {
+                matches!(p, Ok(wasmparser::Payload::CustomSection(c)) if c.name() == "dylink.0")
+            });
+            if dylink {
+                found.push(module.to_vec());
+            }
+        }
+    }
+    found
+}
+
 #[test]
-fn the_objects_of_the_snapshot_are_immortal_unless_the_build_says_not() {
+fn the_snapshot_is_immortal_and_the_interpreter_optimized_unless_the_build_says_not() {
     // The build makes every object alive at the end of pre-initialisation immortal (the
-    // app's function here); what a request makes is not. `--no-immortalize` leaves
-    // them all mortal, and the app works the same.
+    // app's function here); what a request makes is not. It runs wasm-opt over the
+    // interpreter's shared libraries. `--no-immortalize --no-optimize` does neither,
+    // and the app works the same.
     let head = b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n".as_slice();
     let cache = target_dir().join("wasgi-cache");
-    let built = immortality(&python_guest(py::WARM_UP), &cache);
+    let built = python_guest(py::WARM_UP);
     expect(
-        &built,
+        &immortality(&built, &cache),
         &[head, b"snapshot: True, request: False\n"].concat(),
         0,
         &[],
@@ -424,6 +446,7 @@ fn the_objects_of_the_snapshot_are_immortal_unless_the_build_says_not() {
             "--warm-up",
             "/",
             "--no-immortalize",
+            "--no-optimize",
             "-p",
         ])
         .arg(root().join("guests/python/warm-up"))
@@ -447,7 +470,41 @@ fn the_objects_of_the_snapshot_are_immortal_unless_the_build_says_not() {
             .stdin(Stdio::null()),
     );
     expect(&counted, &[head, &answered(2, "/a")].concat(), 0, &[]);
+
+    // The same libraries, in the same places; the interpreter, the largest, made
+    // smaller by wasm-opt -O3.
+    let optimized = shared_libraries(&std::fs::read(&built).expect("the guest"));
+    let shipped = shared_libraries(&std::fs::read(&app).expect("the build"));
+    assert_eq!(optimized.len(), shipped.len());
+    assert!(shipped.len() >= 3, "{} shared libraries", shipped.len());
+    let largest = (0..shipped.len())
+        .max_by_key(|&i| shipped[i].len())
+        .expect("a library");
+    let (before, after) = (shipped[largest].len(), optimized[largest].len());
+    assert!(
+        after * 20 < before * 19,
+        "libpython: {before} bytes, optimized {after}"
+    );
     std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn wasgi_py_build_without_wasm_opt_says_what_to_do() {
+    // Checked before anything is built: one line, naming the package and the opt-out.
+    let hello = root().join("guests/python/hello");
+    python_guest(py::HELLO);
+    let mut cmd = Command::new(target_dir().join("py-venv/bin/wasgi-py"));
+    cmd.arg("build")
+        .args(["app:application", "-p"])
+        .arg(&hello)
+        .args(["-o", "/dev/null"])
+        .env("PATH", "/nonexistent")
+        .stdin(Stdio::null());
+    assert_build_error(
+        &output(&mut cmd),
+        "wasm-opt is not on PATH: install binaryen, e.g. apt-get install binaryen; \
+         or build with --no-optimize",
+    );
 }
 
 #[test]

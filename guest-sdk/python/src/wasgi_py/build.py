@@ -18,10 +18,11 @@ component that compiles the tree with the component's own CPython 3.14 (and, onc
 componentize-py version, the standard library; see ``wasgi_py.carry``), then the real
 one, which imports the app while it is pre-initialised and records the objects of its
 heap then; those are made immortal in the snapshot (``wasgi_py.immortal``; unless
-``--no-immortalize``). Last, every file of the tree is appended to the component as
-its ``wasgi:files`` section (``wasgi_py.files``), which the host mounts read-only at
-the same paths at request time, so lazy imports and the app's own files work then
-(see ``docs/PYTHON.md``).
+``--no-immortalize``), and binaryen's ``wasm-opt`` optimizes the interpreter's shared
+libraries (``wasgi_py.binaryen``; unless ``--no-optimize``). Last, every file of the
+tree is appended to the component as its ``wasgi:files`` section
+(``wasgi_py.files``), which the host mounts read-only at the same paths at request
+time, so lazy imports and the app's own files work then (see ``docs/PYTHON.md``).
 """
 
 import hashlib
@@ -32,7 +33,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from wasgi_py import files, immortal
+from wasgi_py import binaryen, files, immortal
 from wasgi_py.deps import cache_dir
 from wasgi_py import spec as app_spec
 from wasgi_py.carry import MOUNTS as CARRY_MOUNTS
@@ -171,7 +172,9 @@ def copy_tree(source, destination, skip):
             shutil.copyfile(path, target)
 
 
-def build(spec, output, paths=(), deps=None, preload=(), warm_up=(), immortalize=True):
+def build(
+    spec, output, paths=(), deps=None, preload=(), warm_up=(), immortalize=True, optimize=True
+):
     """Checks and compiles the app ``spec`` into the component ``output``, carrying
     its files (see ``wasgi_py.files``).
 
@@ -182,12 +185,15 @@ def build(spec, output, paths=(), deps=None, preload=(), warm_up=(), immortalize
     time on each fresh instance); ``warm_up`` paths to request once then, so that
     every instance starts past the framework's first-request set-up (whatever those
     requests leave in memory, every instance starts with); ``immortalize`` makes every
-    object of the snapshot immortal (``wasgi_py.immortal``).
+    object of the snapshot immortal (``wasgi_py.immortal``); ``optimize`` runs
+    binaryen's ``wasm-opt`` over the interpreter's shared libraries
+    (``wasgi_py.binaryen``).
     """
     app_spec.parse(spec)
     for target in warm_up:
         if not target.startswith("/"):
             raise BuildError(f"--warm-up {target!r}: a path on the app, starting with /")
+    tool = wasm_opt() if optimize else None
     paths = [Path(p) for p in (paths or ["."])]
     if deps is not None:
         paths.append(Path(deps))
@@ -225,6 +231,8 @@ def build(spec, output, paths=(), deps=None, preload=(), warm_up=(), immortalize
         componentize(copies, output)
         if immortalize:
             make_immortal(output, copies[0] / HEAP_RECORD)
+        if tool is not None:
+            optimize_libraries(output, tool)
         carried = staging / "files"
         with open(carried, "wb") as out:
             files.pack(mounts(copies, runtime), out)
@@ -235,14 +243,45 @@ def make_immortal(component, record):
     """Makes the snapshot's objects, as ``record`` lists them, immortal in
     ``component``; the record is not carried."""
     try:
-        immortal.apply(component, record)
-    except (OSError, immortal.LayoutError) as e:
-        Path(component).unlink(missing_ok=True)
-        raise BuildError(
-            f"cannot make the snapshot's objects immortal ({e}); build with --no-immortalize"
-        ) from None
+        rewrite(
+            component,
+            lambda: immortal.apply(component, record),
+            immortal.LayoutError,
+            "make the snapshot's objects immortal",
+            "--no-immortalize",
+        )
     finally:
         Path(record).unlink(missing_ok=True)
+
+
+def wasm_opt():
+    """The ``wasm-opt`` the build optimizes with, checked before anything is built."""
+    try:
+        return binaryen.wasm_opt()
+    except (OSError, binaryen.OptimizeError) as e:
+        raise BuildError(f"{e}; or build with --no-optimize") from None
+
+
+def optimize_libraries(component, tool):
+    """Runs ``wasm-opt`` over the shared libraries of ``component``."""
+    rewrite(
+        component,
+        lambda: binaryen.apply(component, tool),
+        binaryen.OptimizeError,
+        "optimize the interpreter",
+        "--no-optimize",
+    )
+
+
+def rewrite(component, step, error, what, flag):
+    """Runs ``step``, which rewrites the built ``component``; when it fails (``OSError``
+    or ``error``), the component is removed and the one line says which ``flag``
+    builds without the step."""
+    try:
+        step()
+    except (OSError, error) as e:
+        Path(component).unlink(missing_ok=True)
+        raise BuildError(f"cannot {what} ({e}); build with {flag} to skip it") from None
 
 
 def mounts(copies, runtime):

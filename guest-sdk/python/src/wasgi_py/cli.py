@@ -67,12 +67,29 @@ def main(argv=None):
         "immortal (never freed, their reference counts never written), which saves a "
         "fresh instance the pages those writes dirty",
     )
+    b.add_argument(
+        "--no-optimize",
+        dest="optimize",
+        action="store_false",
+        help="leave the interpreter's shared libraries as componentize-py ships them: by "
+        "default binaryen's wasm-opt -O3 optimizes them (once per library, cached), "
+        "which makes Python code run faster; needs wasm-opt on PATH",
+    )
     args = parser.parse_args(argv)
     try:
         deps = args.deps
         if args.requirements is not None:
             deps = install(args.requirements, deps or default_target(args.requirements))
-        build(args.spec, args.output, args.path, deps, args.preload, args.warm_up, args.immortalize)
+        build(
+            args.spec,
+            args.output,
+            args.path,
+            deps,
+            args.preload,
+            args.warm_up,
+            args.immortalize,
+            args.optimize,
+        )
     except (BuildError, DependencyError, ValueError) as e:
         print(f"wasgi-py: error: {e}", file=sys.stderr)
         return 1

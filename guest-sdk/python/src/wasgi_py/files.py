@@ -23,6 +23,8 @@ import os
 import struct
 from pathlib import Path
 
+from wasgi_py import wasm
+
 SECTION = "wasgi:files"
 MAGIC = b"wasgifs1"
 DIRECTORY = 1
@@ -101,24 +103,13 @@ def _entry(out, kind, path):
     out.write(encoded)
 
 
-def _leb128(n):
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def append_section(component, payload):
     """Appends ``payload`` (a file) to the component file as the custom section
     ``wasgi:files``. Top-level custom sections are allowed anywhere in a component."""
     name = SECTION.encode()
     length = os.path.getsize(payload)
-    header = b"\x00" + _leb128(len(_leb128(len(name))) + len(name) + length) + _leb128(len(name)) + name
+    named = wasm.leb128(len(name)) + name
+    header = bytes([wasm.CUSTOM]) + wasm.leb128(len(named) + length) + named
     with open(component, "ab") as out, open(payload, "rb") as data:
         out.write(header)
         while chunk := data.read(1 << 20):

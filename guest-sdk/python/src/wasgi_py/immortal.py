@@ -18,6 +18,8 @@ where the snapshot holds its type in the next word.
 import bisect
 import struct
 
+from wasgi_py import wasm
+
 #: CPython 3.14 on a 32-bit platform: an object whose ``ob_refcnt`` (its first word) is
 #: at least ``_Py_IMMORTAL_MINIMUM_REFCNT`` is immortal; ``_Py_IMMORTAL_INITIAL_REFCNT``
 #: is what CPython sets when it makes one (Include/refcount.h), below the range kept
@@ -25,9 +27,6 @@ import struct
 IMMORTAL_MINIMUM = 1 << 30
 IMMORTAL_INITIAL = 5 << 28
 
-_CORE_MODULE = 1
-_MEMORY_SECTION = 5
-_DATA_SECTION = 11
 _I32_CONST = 0x41
 _END = 0x0B
 
@@ -36,52 +35,28 @@ class LayoutError(Exception):
     """The component is not laid out as componentize-py lays it out."""
 
 
-def _leb(data, at, signed=False):
-    """The LEB128 number at ``data[at]`` and where it ends."""
-    value = shift = 0
-    while True:
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            if signed and byte & 0x40:
-                value -= 1 << shift
-            return value, at
-
-
-def _sections(data, start, end):
-    """``(id, body start, body end)`` of each section between ``start`` and ``end``."""
-    at = start
-    while at < end:
-        section = data[at]
-        size, body = _leb(data, at + 1)
-        yield section, body, body + size
-        at = body + size
-
-
 def _segments(data, start, end):
     """The data segments of the data section ``data[start:end]`` of the module that
     defines the memory, each ``(address, length, offset of the bytes in data)``: every
     one must be active, for that memory, at a constant address."""
-    count, at = _leb(data, start)
+    count, at = wasm.read_leb(data, start)
     for _ in range(count):
-        flags, at = _leb(data, at)
+        flags, at = wasm.read_leb(data, at)
         if flags == 1:
-            length, at = _leb(data, at)
+            length, at = wasm.read_leb(data, at)
             at += length
             continue
         memory = 0
         if flags == 2:
-            memory, at = _leb(data, at)
+            memory, at = wasm.read_leb(data, at)
         if flags not in (0, 2) or memory != 0:
             raise LayoutError("a data segment is not for the one memory")
         if data[at] != _I32_CONST:
             raise LayoutError("a data segment of the snapshot has no constant address")
-        address, at = _leb(data, at + 1, signed=True)
+        address, at = wasm.read_leb(data, at + 1, signed=True)
         if data[at] != _END:
             raise LayoutError("a data segment of the snapshot has no constant address")
-        length, at = _leb(data, at + 1)
+        length, at = wasm.read_leb(data, at + 1)
         yield address & 0xFFFFFFFF, length, at
         at += length
     if at != end:
@@ -93,12 +68,12 @@ def snapshot_segments(data):
     if data[:4] != b"\0asm":
         raise LayoutError("not a WebAssembly component")
     found = []
-    for section, start, end in _sections(data, 8, len(data)):
-        if section != _CORE_MODULE:
+    for section, start, end in wasm.sections(data, wasm.HEADER, len(data)):
+        if section != wasm.CORE_MODULE:
             continue
-        inner = list(_sections(data, start + 8, end))
-        if any(s == _MEMORY_SECTION for s, _, _ in inner):
-            data_sections = [(a, b) for s, a, b in inner if s == _DATA_SECTION]
+        inner = list(wasm.sections(data, start + wasm.HEADER, end))
+        if any(s == wasm.MEMORY for s, _, _ in inner):
+            data_sections = [(a, b) for s, a, b in inner if s == wasm.DATA]
             found.append([seg for a, b in data_sections for seg in _segments(data, a, b)])
     if len(found) != 1:
         raise LayoutError(f"{len(found)} core modules define a memory, not one")
