@@ -89,11 +89,6 @@ build_python() {
         }
     fi
     local pip=("$venv/bin/pip" --quiet --disable-pip-version-check)
-    # wasgi-py build optimizes the interpreter with binaryen's wasm-opt.
-    if ! command -v wasm-opt >/dev/null; then
-        apt_install "binaryen (wasm-opt)" binaryen
-    fi
-
     local sdk_digest
     sdk_digest=$(digest "$sdk")
     if [[ $(cat "$venv/wasgi-py.digest" 2>/dev/null) != "$sdk_digest" ]]; then
@@ -122,6 +117,10 @@ build_python() {
         fi
         if [[ -f $out/$name.wasm && $(cat "$out/$name.digest" 2>/dev/null) == "$want" ]]; then
             continue
+        fi
+        # wasgi-py build optimizes the interpreter with binaryen's wasm-opt.
+        if ! command -v wasm-opt >/dev/null; then
+            apt_install "binaryen (wasm-opt)" binaryen
         fi
         "$venv/bin/wasgi-py" build "$spec" -p "$dir" "${deps[@]}" "${warm[@]}" -o "$out/$name.wasm.tmp"
         mv "$out/$name.wasm.tmp" "$out/$name.wasm"

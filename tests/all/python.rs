@@ -490,14 +490,20 @@ fn the_snapshot_is_immortal_and_the_interpreter_optimized_unless_the_build_says_
 
 #[test]
 fn wasgi_py_build_without_wasm_opt_says_what_to_do() {
-    // Checked before anything is built: one line, naming the package and the opt-out.
+    // Checked before anything is built (or resolved, with -r): one line, naming the
+    // package and the opt-out, and no component written.
     let hello = root().join("guests/python/hello");
     python_guest(py::HELLO);
+    let dir = scratch("python-no-wasm-opt");
+    let app = dir.join("hello.wasm");
     let mut cmd = Command::new(target_dir().join("py-venv/bin/wasgi-py"));
     cmd.arg("build")
         .args(["app:application", "-p"])
         .arg(&hello)
-        .args(["-o", "/dev/null"])
+        .arg("-r")
+        .arg(dir.join("no-such-requirements.txt"))
+        .arg("-o")
+        .arg(&app)
         .env("PATH", "/nonexistent")
         .stdin(Stdio::null());
     assert_build_error(
@@ -505,6 +511,8 @@ fn wasgi_py_build_without_wasm_opt_says_what_to_do() {
         "wasm-opt is not on PATH: install binaryen, e.g. apt-get install binaryen; \
          or build with --no-optimize",
     );
+    assert!(!app.exists(), "a component was written");
+    std::fs::remove_dir_all(&dir).expect("clean up");
 }
 
 #[test]

@@ -275,12 +275,13 @@ def optimize_libraries(component, tool):
 
 def rewrite(component, step, error, what, flag):
     """Runs ``step``, which rewrites the built ``component``; when it fails (``OSError``
-    or ``error``), the component is removed and the one line says which ``flag``
-    builds without the step."""
+    or ``error``), the component (a regular file; never ``/dev/null``) is removed and
+    the one line says which ``flag`` builds without the step."""
     try:
         step()
     except (OSError, error) as e:
-        Path(component).unlink(missing_ok=True)
+        if Path(component).is_file():
+            Path(component).unlink()
         raise BuildError(f"cannot {what} ({e}); build with {flag} to skip it") from None
 
 

@@ -4,7 +4,7 @@
 import argparse
 import sys
 
-from wasgi_py.build import BuildError, build
+from wasgi_py.build import BuildError, build, wasm_opt
 from wasgi_py.deps import DependencyError, default_target, install
 
 
@@ -78,6 +78,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         deps = args.deps
+        if args.optimize:
+            wasm_opt()  # before -r resolves anything
         if args.requirements is not None:
             deps = install(args.requirements, deps or default_target(args.requirements))
         build(
