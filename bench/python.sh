@@ -123,6 +123,10 @@ declare -A label=(
     [waitress]="waitress 3.0.2, 8 threads"
 )
 
+# Compile the component into the cache first, so no server's CPU or peak memory
+# counts a compile (a guest just rebuilt has none cached).
+"$wasgi" run "$component" --cache-dir "$target/wasgi-cache" --path "$route" </dev/null >/dev/null
+
 # The body every server must answer with: gunicorn's (the reference), from its own run.
 expected=""
 declare -A result
