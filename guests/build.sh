@@ -89,6 +89,7 @@ build_python() {
         }
     fi
     local pip=("$venv/bin/pip" --quiet --disable-pip-version-check)
+
     local sdk_digest
     sdk_digest=$(digest "$sdk")
     if [[ $(cat "$venv/wasgi-py.digest" 2>/dev/null) != "$sdk_digest" ]]; then

@@ -15,6 +15,7 @@ wasgi-py's cache: libpython is the same for every app built with this componenti
 and optimizing it takes a minute.
 """
 
+import functools
 import hashlib
 import os
 import shutil
@@ -50,8 +51,8 @@ def shared_libraries(data):
     """``(start, end)`` of the bytes of each top-level core module of the component
     ``data`` that is a shared library: it has a ``dylink.0`` section, and neither a
     memory nor data of its own (its data is in the snapshot)."""
-    for section, start, end in wasm.sections(data, wasm.HEADER, len(data)):
-        if section == wasm.CORE_MODULE and is_shared_library(data, start, end):
+    for start, end, _ in wasm.core_modules(data):
+        if is_shared_library(data, start, end):
             yield start, end
 
 
@@ -71,8 +72,10 @@ def is_shared_library(data, start, end):
     return dylink
 
 
+@functools.cache
 def wasm_opt():
-    """The ``wasm-opt`` command and its version line."""
+    """The ``wasm-opt`` command and its version line (found once per process: the
+    command line checks it before ``-r`` resolves, the build uses it)."""
     found = shutil.which("wasm-opt")
     if found is None:
         raise OptimizeError("wasm-opt is not on PATH: install binaryen, e.g. apt-get install binaryen")

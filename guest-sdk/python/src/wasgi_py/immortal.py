@@ -68,10 +68,7 @@ def snapshot_segments(data):
     if data[:4] != b"\0asm":
         raise LayoutError("not a WebAssembly component")
     found = []
-    for section, start, end in wasm.sections(data, wasm.HEADER, len(data)):
-        if section != wasm.CORE_MODULE:
-            continue
-        inner = list(wasm.sections(data, start + wasm.HEADER, end))
+    for _, _, inner in wasm.core_modules(data):
         if any(s == wasm.MEMORY for s, _, _ in inner):
             data_sections = [(a, b) for s, a, b in inner if s == wasm.DATA]
             found.append([seg for a, b in data_sections for seg in _segments(data, a, b)])

@@ -49,6 +49,14 @@ def sections(data, start, end):
         at = body + size
 
 
+def core_modules(data):
+    """``(start, end, sections)`` of each top-level core module of the component
+    ``data``: where its bytes are, and its own sections as :func:`sections` gives them."""
+    for section, start, end in sections(data, HEADER, len(data)):
+        if section == CORE_MODULE:
+            yield start, end, list(sections(data, start + HEADER, end))
+
+
 def header_start(data, body):
     """Where the section whose body starts at ``body`` starts: its id, then its size
     (a LEB128 number whose bytes but the last have their top bit set)."""
