@@ -387,13 +387,14 @@ fn what_a_warm_up_request_leaves_every_fresh_instance_starts_with() {
     }
 }
 
-/// What the warm-up guest says of immortality at `/immortal`, run fresh by `wasgi run`.
-fn immortality(app: &std::path::Path, cache: &std::path::Path) -> Output {
+/// What the warm-up guest answers at `path` (`/immortal`, `/heap`), run fresh by
+/// `wasgi run`.
+fn snapshot_says(app: &std::path::Path, path: &str, cache: &std::path::Path) -> Output {
     output(
         wasgi()
             .arg("run")
             .arg(app)
-            .args(["--path", "/immortal", "--cache-dir"])
+            .args(["--path", path, "--cache-dir"])
             .arg(cache)
             .stdin(Stdio::null()),
     )
@@ -421,19 +422,33 @@ fn shared_libraries(component: &[u8]) -> Vec<Vec<u8>> {
 }
 
 #[test]
-fn the_snapshot_is_immortal_and_the_interpreter_optimized_unless_the_build_says_not() {
+fn the_build_immortalizes_fills_and_optimizes_unless_told_not() {
     // The build makes every object alive at the end of pre-initialisation immortal (the
-    // app's function here); what a request makes is not. It runs wasm-opt over the
-    // interpreter's shared libraries. `--no-immortalize --no-optimize` does neither,
-    // and the app works the same.
+    // app's function here); what a request makes is not. It fills the snapshot's free
+    // memory, so that what a request allocates lies past the snapshot's heap. It runs
+    // wasm-opt over the interpreter's shared libraries. `--no-immortalize
+    // --no-fill-heap --no-optimize` does none of it, and the app works the same.
     let head = b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n".as_slice();
     let cache = target_dir().join("wasgi-cache");
     let built = python_guest(py::WARM_UP);
     expect(
-        &immortality(&built, &cache),
+        &snapshot_says(&built, "/immortal", &cache),
         &[head, b"snapshot: True, request: False\n"].concat(),
         0,
         &[],
+    );
+    // A request's objects come from past the snapshot's heap, but for the few that
+    // fill a chunk the request itself freed there (a mortal object of the snapshot).
+    let heap = snapshot_says(&built, "/heap", &cache);
+    let said = String::from_utf8_lossy(&heap.stdout).into_owned();
+    let below: usize = said
+        .strip_prefix("Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nfilled: True, ")
+        .and_then(|rest| rest.strip_suffix(" of 120 objects made below its top\n"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("/heap answered {said:?}"));
+    assert!(
+        below <= 12,
+        "{below} of 120 objects made on the snapshot's heap"
     );
 
     let dir = scratch("python-no-immortalize");
@@ -446,6 +461,7 @@ fn the_snapshot_is_immortal_and_the_interpreter_optimized_unless_the_build_says_
             "--warm-up",
             "/",
             "--no-immortalize",
+            "--no-fill-heap",
             "--no-optimize",
             "-p",
         ])
@@ -454,10 +470,15 @@ fn the_snapshot_is_immortal_and_the_interpreter_optimized_unless_the_build_says_
         .arg(&app);
     let out = output_within(&mut cmd, BUILD_HANG);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let mortal = immortality(&app, &dir.join("cache"));
     expect(
-        &mortal,
+        &snapshot_says(&app, "/immortal", &dir.join("cache")),
         &[head, b"snapshot: False, request: False\n"].concat(),
+        0,
+        &[],
+    );
+    expect(
+        &snapshot_says(&app, "/heap", &dir.join("cache")),
+        &[head, b"filled: False\n"].concat(),
         0,
         &[],
     );

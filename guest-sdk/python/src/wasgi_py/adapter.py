@@ -52,6 +52,27 @@ _END = object()
 #: that none is freed, and its memory reused, before the snapshot is taken.
 _HEAP = []
 
+#: The objects that fill the free memory of the build's snapshot (``fill_free_memory``),
+#: alive as long as the instance.
+_FILLERS = []
+
+#: The address where the free top of the heap began when ``fill_free_memory`` filled
+#: the snapshot's free memory: what a request allocates lies at or past it. 0: the
+#: build left the free memory as it was (``wasgi-py build --no-fill-heap``).
+HEAP_TOP = 0
+
+#: Bytes of the probe that finds the top of the heap: more than any free chunk of a
+#: snapshot, so that malloc carves it from the top (growing the memory when the top is
+#: smaller).
+_PROBE = 8 << 20
+
+#: The sizes of the ``bytes`` objects that fill the free chunks, largest first (0 and
+#: 1 byte are shared objects in CPython, never allocated).
+_FILLER_SIZES = (
+    *(1 << shift for shift in range(20, 11, -2)),
+    *(1 << shift for shift in range(10, 0, -1)),
+)
+
 
 class GatewayError(AssertionError):
     """The gateway refused a call because the app broke a PEP 3333 rule.
@@ -416,12 +437,47 @@ def record_heap(path):
         out.write(struct.pack(f"<{len(words)}I", *words))
 
 
-def application_class(spec, preload=(), warm_up_paths=(), heap_record=None):
+def fill_free_memory():
+    """Fills the free memory of the heap at the end of pre-initialisation, so that what
+    a request allocates comes from past the snapshot's heap, not from the free chunks
+    scattered over it.
+
+    componentize-py's CPython has no pymalloc: every object comes from wasi-libc's
+    malloc (dlmalloc), which reuses free chunks before it carves new memory from the
+    free top of the heap. The chunks that importing and warming up the app freed lie
+    all over the snapshot, so a fresh instance's objects landed on pages of the
+    snapshot, each a page that the host copies back from the image after the request
+    (docs/PERFORMANCE.md, "Filling the snapshot's free memory").
+
+    The probe, larger than any free chunk, is carved from the top and freed at once,
+    merging back into it: its address (``id()``, in CPython) is where the top begins
+    (``HEAP_TOP``). Then
+    ``bytes`` objects of each of ``_FILLER_SIZES``, largest first, are made and kept
+    until one comes from the top (freed, merging back too). The memory grows by at
+    most the probe; what the fillers take was free memory of the snapshot already.
+    """
+    global HEAP_TOP
+    gc.collect()
+    probe = bytes(_PROBE)
+    top = id(probe)
+    del probe
+    for size in _FILLER_SIZES:
+        while True:
+            filler = bytes(size)
+            if id(filler) >= top:
+                break
+            _FILLERS.append(filler)
+        del filler
+    HEAP_TOP = top
+
+
+def application_class(spec, preload=(), warm_up_paths=(), heap_record=None, fill_heap=True):
     """The ``Application`` export class serving the app ``spec`` names
     (``module:callable``), which is imported now, with every codec and the modules in
     ``preload`` (which the app imports only when a request needs them); then each of
-    ``warm_up_paths`` is requested once (see ``warm_up``); last, with ``heap_record``,
-    the heap is recorded there (see ``record_heap``)."""
+    ``warm_up_paths`` is requested once (see ``warm_up``); then, with ``fill_heap``,
+    the heap's free memory is filled (see ``fill_free_memory``); last, with
+    ``heap_record``, the heap is recorded there (see ``record_heap``)."""
     _import_codecs()
     for module in preload:
         importlib.import_module(module)
@@ -433,6 +489,8 @@ def application_class(spec, preload=(), warm_up_paths=(), heap_record=None):
         def call(self, environ):
             return serve(app, environ)
 
+    if fill_heap:
+        fill_free_memory()
     if heap_record is not None:
         record_heap(heap_record)
     return Application

@@ -16,9 +16,10 @@ user's own directories are never written to), stages the adapter and a generated
 module, and runs componentize-py 0.25.1 twice on that tree: first a throwaway
 component that compiles the tree with the component's own CPython 3.14 (and, once per
 componentize-py version, the standard library; see ``wasgi_py.carry``), then the real
-one, which imports the app while it is pre-initialised and records the objects of its
-heap then; those are made immortal in the snapshot (``wasgi_py.immortal``; unless
-``--no-immortalize``), and binaryen's ``wasm-opt`` optimizes the interpreter's shared
+one, which imports the app while it is pre-initialised, fills the free memory of its
+heap (``wasgi_py.adapter.fill_free_memory``; unless ``--no-fill-heap``) and records the
+objects of its heap then; those are made immortal in the snapshot
+(``wasgi_py.immortal``; unless ``--no-immortalize``), and binaryen's ``wasm-opt`` optimizes the interpreter's shared
 libraries (``wasgi_py.binaryen``; unless ``--no-optimize``). Last, every file of the
 tree is appended to the component as its ``wasgi:files`` section
 (``wasgi_py.files``), which the host mounts read-only at the same paths at request
@@ -65,7 +66,11 @@ ENTRY = '''\
 from wasgi_py.adapter import application_class
 
 Application = application_class(
-    {spec!r}, preload={preload!r}, warm_up_paths={warm_up!r}, heap_record={heap_record!r}
+    {spec!r},
+    preload={preload!r},
+    warm_up_paths={warm_up!r},
+    heap_record={heap_record!r},
+    fill_heap={fill_heap!r},
 )
 '''
 
@@ -173,7 +178,15 @@ def copy_tree(source, destination, skip):
 
 
 def build(
-    spec, output, paths=(), deps=None, preload=(), warm_up=(), immortalize=True, optimize=True
+    spec,
+    output,
+    paths=(),
+    deps=None,
+    preload=(),
+    warm_up=(),
+    immortalize=True,
+    optimize=True,
+    fill_heap=True,
 ):
     """Checks and compiles the app ``spec`` into the component ``output``, carrying
     its files (see ``wasgi_py.files``).
@@ -185,7 +198,9 @@ def build(
     time on each fresh instance); ``warm_up`` paths to request once then, so that
     every instance starts past the framework's first-request set-up (whatever those
     requests leave in memory, every instance starts with); ``immortalize`` makes every
-    object of the snapshot immortal (``wasgi_py.immortal``); ``optimize`` runs
+    object of the snapshot immortal (``wasgi_py.immortal``); ``fill_heap`` fills the
+    snapshot's free memory, so that requests allocate past it
+    (``wasgi_py.adapter.fill_free_memory``); ``optimize`` runs
     binaryen's ``wasm-opt`` over the interpreter's shared libraries
     (``wasgi_py.binaryen``).
     """
@@ -225,7 +240,11 @@ def build(
             keep(copies[0] / CARRY_DIR, runtime)
         record = f"/0/{HEAP_RECORD}" if immortalize else None
         entry = ENTRY.format(
-            spec=spec, preload=tuple(preload), warm_up=tuple(warm_up), heap_record=record
+            spec=spec,
+            preload=tuple(preload),
+            warm_up=tuple(warm_up),
+            heap_record=record,
+            fill_heap=fill_heap,
         )
         stage(copies[0], entry)
         componentize(copies, output)
