@@ -50,10 +50,21 @@ pub fn engine(limits: &GuestLimits) -> Result<Engine, Error> {
     build_engine(wasmtime::Config::new(), limits)
 }
 
+/// The largest span of a linear memory's initial data that is always made one image
+/// (mapped copy-on-write into each instance), however sparse the data in it. Past
+/// wasmtime's default, 16 MiB, a span more than twice its data is initialised by
+/// copying every segment into every instance instead: a pre-initialised CPython's
+/// snapshot (thousands of segments over 20–50 MiB, the zero runs between them left
+/// out) fell back to that and cost a fresh instance three times the CPU
+/// (PERFORMANCE.md). The image holds the span's zeros too, in the compiled form.
+pub(crate) const DENSE_IMAGE_SPAN: u64 = 128 * 1024 * 1024;
+
 /// Every engine: epoch interruption on (for `--timeout`; its ticker starts with the
-/// first application given a timeout, see [`Application::with_limits`]).
+/// first application given a timeout, see [`Application::with_limits`]); every memory
+/// of up to [`DENSE_IMAGE_SPAN`] of initial data made a copy-on-write image.
 fn build_engine(mut config: wasmtime::Config, limits: &GuestLimits) -> Result<Engine, Error> {
     config.epoch_interruption(true);
+    config.memory_guaranteed_dense_image_size(DENSE_IMAGE_SPAN);
     config.consume_fuel(limits.fuel.is_some());
     Engine::new(&config).map_err(|e| Error::Engine(one_line(&e)))
 }

@@ -440,12 +440,14 @@ fn the_build_immortalizes_fills_and_optimizes_unless_told_not() {
     // A request's objects come from past the snapshot's heap, but for the few that
     // fill a chunk the request itself freed there (a mortal object of the snapshot).
     let heap = snapshot_says(&built, "/heap", &cache);
-    let said = String::from_utf8_lossy(&heap.stdout).into_owned();
-    let below: usize = said
-        .strip_prefix("Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nfilled: True, ")
-        .and_then(|rest| rest.strip_suffix(" of 120 objects made below its top\n"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("/heap answered {said:?}"));
+    assert_eq!(code(&heap), 0, "log: {}", stderr(&heap));
+    let prefix = [head, b"filled: True, "].concat();
+    let below: usize = heap
+        .stdout
+        .strip_prefix(prefix.as_slice())
+        .and_then(|rest| rest.strip_suffix(b" of 120 objects made below its top\n"))
+        .and_then(|n| std::str::from_utf8(n).ok()?.parse().ok())
+        .unwrap_or_else(|| panic!("/heap answered {:?}", String::from_utf8_lossy(&heap.stdout)));
     assert!(
         below <= 12,
         "{below} of 120 objects made on the snapshot's heap"

@@ -138,7 +138,9 @@ pub(crate) fn deserialize_fresh(engine: &Engine, compiled: &[u8]) -> wasmtime::R
 
 /// What a compiled form depends on besides the component: the wasgi version, the
 /// wasmtime version and the engine's settings (wasmtime's own compatibility hash,
-/// which covers both of its parts), as one BLAKE3 digest.
+/// which covers both of its parts, and the one setting every wasgi engine has that
+/// it leaves out, [`DENSE_IMAGE_SPAN`](crate::app::DENSE_IMAGE_SPAN): whether a
+/// memory's data was compiled into a copy-on-write image), as one BLAKE3 digest.
 pub(crate) fn fingerprint(engine: &Engine) -> blake3::Hash {
     /// Feeds what `Hash` writes into a BLAKE3 hasher.
     struct Blake3(blake3::Hasher);
@@ -156,6 +158,7 @@ pub(crate) fn fingerprint(engine: &Engine) -> blake3::Hash {
     hasher.write(env!("CARGO_PKG_VERSION").as_bytes());
     hasher.write(b"\0");
     engine.precompile_compatibility_hash().hash(&mut hasher);
+    hasher.write(&crate::app::DENSE_IMAGE_SPAN.to_le_bytes());
     hasher.0.finalize()
 }
 

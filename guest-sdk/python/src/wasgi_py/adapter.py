@@ -52,6 +52,11 @@ _END = object()
 #: that none is freed, and its memory reused, before the snapshot is taken.
 _HEAP = []
 
+#: The types whose objects cache their hash in their own header the first time it is
+#: asked for: ``record_heap`` asks it of the snapshot's, so that a request never
+#: writes it (a write that dirties the object's page, as a reference count does).
+_HASH_CACHING = (str, bytes, tuple, frozenset)
+
 #: The objects that fill the free memory of the build's snapshot (``fill_free_memory``),
 #: alive as long as the instance.
 _FILLERS = []
@@ -63,14 +68,16 @@ HEAP_TOP = 0
 
 #: Bytes of the probe that finds the top of the heap: more than any free chunk of a
 #: snapshot, so that malloc carves it from the top (growing the memory when the top is
-#: smaller).
-_PROBE = 8 << 20
+#: smaller). An app that leaves a larger chunk free gets a partial fill: the probe is
+#: carved from that chunk, and what lies past it is not filled.
+_PROBE_SIZE = 8 << 20
 
-#: The sizes of the ``bytes`` objects that fill the free chunks, largest first (0 and
-#: 1 byte are shared objects in CPython, never allocated).
+#: The sizes of the ``bytes`` objects that fill the free chunks, largest first. With
+#: wasi-libc's 16-byte alignment, ``bytes(8)`` takes the smallest chunk a ``bytes``
+#: object can; the 16-byte chunks no ``bytes`` fits stay free.
 _FILLER_SIZES = (
     *(1 << shift for shift in range(20, 11, -2)),
-    *(1 << shift for shift in range(10, 0, -1)),
+    *(1 << shift for shift in range(10, 2, -1)),
 )
 
 
@@ -407,8 +414,9 @@ def record_heap(path):
     pre-initialisation, each with its type's address (what the object's second word
     holds, which the build checks before it writes the first), for the build to make
     the objects immortal in the snapshot (``wasgi_py.immortal``), as little-endian
-    32-bit words; keeps them all alive until then (``_HEAP``); and freezes them out of
-    the cycle collector's work.
+    32-bit words; keeps them all alive until then (``_HEAP``); computes the hash of
+    those that cache it (``_HASH_CACHING``); and freezes them out of the cycle
+    collector's work.
 
     The constants of code objects, nested code's too, are left out: bytecode
     specialised while they were mortal (``LOAD_CONST_MORTAL``) counts references to
@@ -431,6 +439,12 @@ def record_heap(path):
             constants.update(id(c) for c in obj.co_consts)
             tracked.extend(c for c in obj.co_consts if type(c) is CodeType)
         tracked.extend(gc.get_referents(obj))
+    for obj in _HEAP:
+        if type(obj) in _HASH_CACHING:
+            try:
+                hash(obj)
+            except TypeError:  # a tuple holding something unhashable
+                pass
     gc.freeze()
     words = [w for obj in _HEAP if id(obj) not in constants for w in (id(obj), id(type(obj)))]
     with open(path, "wb") as out:
@@ -450,15 +464,20 @@ def fill_free_memory():
     (docs/PERFORMANCE.md, "Filling the snapshot's free memory").
 
     The probe, larger than any free chunk, is carved from the top and freed at once,
-    merging back into it: its address (``id()``, in CPython) is where the top begins
-    (``HEAP_TOP``). Then
-    ``bytes`` objects of each of ``_FILLER_SIZES``, largest first, are made and kept
-    until one comes from the top (freed, merging back too). The memory grows by at
-    most the probe; what the fillers take was free memory of the snapshot already.
+    merging back into it: its address (``id()``, in CPython) is where the top begins,
+    ``HEAP_TOP``. Then ``bytes`` objects of each of ``_FILLER_SIZES``, largest first,
+    are made and kept until one comes from the top (freed, merging back too). The
+    memory grows by at most the probe; what the fillers take was free memory of the
+    snapshot already. The heap is recorded after the fill (``record_heap``): what the
+    record itself allocates comes from the top and is freed before the snapshot, so
+    a request's first objects take that memory, past ``HEAP_TOP`` too, next to each
+    other. (Filled after the record instead, those megabytes became zeros, which
+    the snapshot leaves out of its data: a sparse image, see ``DENSE_IMAGE_SPAN`` in
+    the host's ``app.rs``.)
     """
     global HEAP_TOP
     gc.collect()
-    probe = bytes(_PROBE)
+    probe = bytes(_PROBE_SIZE)
     top = id(probe)
     del probe
     for size in _FILLER_SIZES:

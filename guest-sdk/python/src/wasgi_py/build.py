@@ -16,14 +16,15 @@ user's own directories are never written to), stages the adapter and a generated
 module, and runs componentize-py 0.25.1 twice on that tree: first a throwaway
 component that compiles the tree with the component's own CPython 3.14 (and, once per
 componentize-py version, the standard library; see ``wasgi_py.carry``), then the real
-one, which imports the app while it is pre-initialised, fills the free memory of its
-heap (``wasgi_py.adapter.fill_free_memory``; unless ``--no-fill-heap``) and records the
-objects of its heap then; those are made immortal in the snapshot
-(``wasgi_py.immortal``; unless ``--no-immortalize``), and binaryen's ``wasm-opt`` optimizes the interpreter's shared
-libraries (``wasgi_py.binaryen``; unless ``--no-optimize``). Last, every file of the
-tree is appended to the component as its ``wasgi:files`` section
-(``wasgi_py.files``), which the host mounts read-only at the same paths at request
-time, so lazy imports and the app's own files work then (see ``docs/PYTHON.md``).
+one, which imports the app while it is pre-initialised, fills the heap's free memory
+(``wasgi_py.adapter.fill_free_memory``; unless ``--no-fill-heap``) and records the
+objects of its heap then; the recorded objects are made immortal in the snapshot
+(``wasgi_py.immortal``; unless ``--no-immortalize``), and binaryen's ``wasm-opt``
+optimizes the interpreter's shared libraries (``wasgi_py.binaryen``; unless
+``--no-optimize``). Last, every file of the tree is appended to the component as its
+``wasgi:files`` section (``wasgi_py.files``), which the host mounts read-only at the
+same paths at request time, so lazy imports and the app's own files work then (see
+``docs/PYTHON.md``).
 """
 
 import hashlib
