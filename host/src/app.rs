@@ -44,10 +44,41 @@ use bindings::wasgi::gateway::types::{Environ as WitEnviron, GatewayError};
 pub const APPLICATION_EXPORT: &str = "wasgi:gateway/application@0.1.0";
 
 /// The engine configuration every front end uses: one place, so compiled forms agree.
-/// Fuel metering is compiled in only when `limits` sets a fuel budget (it costs every
-/// guest some speed); a compiled form is cached per setting.
-pub fn engine(limits: &GuestLimits) -> Result<Engine, Error> {
-    build_engine(wasmtime::Config::new(), limits)
+/// Fuel metering is compiled in only when `limits` sets a fuel budget, time checks
+/// only as `checks` says (each costs every guest some speed); a compiled form is
+/// cached per setting.
+pub fn engine(limits: &GuestLimits, checks: TimeChecks) -> Result<Engine, Error> {
+    build_engine(wasmtime::Config::new(), limits, checks)
+}
+
+/// Whether an engine compiles time checks into guest code: wasmtime's epoch checks,
+/// at every function's entry and every loop. They are the only way a timeout stops
+/// guest code, and they cost a CPU-bound guest about a tenth of its time (CPython's
+/// interpreter passes a loop's check for every bytecode: docs/PERFORMANCE.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeChecks {
+    /// Compiled in: a timeout can stop the guest, and `--reuse`'s turns can be
+    /// given up while it runs.
+    On,
+    /// Left out: nothing stops the guest but its end or the process's.
+    Off,
+}
+
+impl TimeChecks {
+    /// The checks a run of the app at `path` held to `limits` needs: on with a
+    /// timeout; off without one (nothing would stop the guest in time anyway), but
+    /// for a `.cwasm`, which `wasgi compile` compiles with them so that one file
+    /// serves runs with a timeout and without, and which loads only on an engine
+    /// with the settings it was compiled with.
+    pub fn for_run(path: &Path, limits: &GuestLimits) -> Result<Self, Error> {
+        Ok(
+            if limits.timeout.is_some() || artifact::kind(path)? == Kind::Precompiled {
+                Self::On
+            } else {
+                Self::Off
+            },
+        )
+    }
 }
 
 /// The largest span of a linear memory's initial data that is always made one image
@@ -59,11 +90,16 @@ pub fn engine(limits: &GuestLimits) -> Result<Engine, Error> {
 /// (PERFORMANCE.md). The image holds the span's zeros too, in the compiled form.
 pub(crate) const DENSE_IMAGE_SPAN: u64 = 128 * 1024 * 1024;
 
-/// Every engine: epoch interruption on (for `--timeout`; its ticker starts with the
-/// first application given a timeout, see [`Application::with_limits`]); every memory
-/// of up to [`DENSE_IMAGE_SPAN`] of initial data made a copy-on-write image.
-fn build_engine(mut config: wasmtime::Config, limits: &GuestLimits) -> Result<Engine, Error> {
-    config.epoch_interruption(true);
+/// Every engine: epoch interruption as `checks` says (for `--timeout`; its ticker
+/// starts with the first application given a timeout, see
+/// [`Application::with_limits`]); every memory of up to [`DENSE_IMAGE_SPAN`] of
+/// initial data made a copy-on-write image.
+fn build_engine(
+    mut config: wasmtime::Config,
+    limits: &GuestLimits,
+    checks: TimeChecks,
+) -> Result<Engine, Error> {
+    config.epoch_interruption(checks == TimeChecks::On);
     config.memory_guaranteed_dense_image_size(DENSE_IMAGE_SPAN);
     config.consume_fuel(limits.fuel.is_some());
     Engine::new(&config).map_err(|e| Error::Engine(one_line(&e)))
@@ -101,7 +137,11 @@ pub fn pool_instances(max_concurrency: usize) -> usize {
 /// The engine for a server: the same settings as [`engine`] (so compiled forms are
 /// shared), with wasmtime's pooling allocator sized for [`pool_instances`], so an
 /// instance costs no mmap/munmap per request and the pool never runs out.
-pub fn pooled_engine(max_concurrency: usize, limits: &GuestLimits) -> Result<Engine, Error> {
+pub fn pooled_engine(
+    max_concurrency: usize,
+    limits: &GuestLimits,
+    checks: TimeChecks,
+) -> Result<Engine, Error> {
     let instances = u32::try_from(pool_instances(max_concurrency)).unwrap_or(u32::MAX);
     let mut pool = wasmtime::PoolingAllocationConfig::default();
     // A component holds several core instances, memories and tables (a Python guest
@@ -125,7 +165,7 @@ pub fn pooled_engine(max_concurrency: usize, limits: &GuestLimits) -> Result<Eng
         .pagemap_scan(wasmtime::Enabled::Auto);
     let mut config = wasmtime::Config::new();
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
-    build_engine(config, limits)
+    build_engine(config, limits, checks)
 }
 
 /// One request, as the front end hands it over.
@@ -246,11 +286,16 @@ impl Application {
     }
 
     /// The same application, its guests held to `limits`. A fuel budget needs an
-    /// engine made for it (see [`engine`]). A timeout starts the engine's epoch
-    /// ticker, once per engine; without one no thread is started (5% of a cached
-    /// `wasgi run`'s time).
+    /// engine made for it, a timeout one with time checks (see [`engine`]). A
+    /// timeout starts the engine's epoch ticker, once per engine; without one no
+    /// thread is started (5% of a cached `wasgi run`'s time).
     pub fn with_limits(mut self, limits: GuestLimits) -> Result<Self, Error> {
         if limits.timeout.is_some() {
+            if !self.pre.engine().get_epoch_interruption() {
+                return Err(Error::Engine(
+                    "a timeout needs an engine made with time checks (TimeChecks::On)".into(),
+                ));
+            }
             limits::ensure_ticker(self.pre.engine()).map_err(|e| Error::Engine(e.to_string()))?;
         }
         self.limits = limits;

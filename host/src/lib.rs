@@ -35,7 +35,7 @@
 //! use wasgi::{Application, Request, cgi};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let engine = wasgi::engine(&wasgi::limits::GuestLimits::LOOSE)?;
+//! let engine = wasgi::engine(&wasgi::limits::GuestLimits::LOOSE, wasgi::TimeChecks::Off)?;
 //! let cache = wasgi::cache::Cache::new("/tmp/wasgi-cache");
 //! let app = Application::load(&engine, "hello.wasm".as_ref(), Some(&cache))?;
 //! let (environ, input) = cgi::request(std::env::vars_os(), &cgi::Overrides::default(), cgi::Body::Stdin)?;
@@ -63,8 +63,8 @@ pub mod wrap;
 pub use wasgi_gateway::{environ, gateway, input, lint, log, observe, response, rules, validate};
 
 pub use app::{
-    Application, LINEAR_MEMORY_KEEP_RESIDENT, Request, Usage, engine, instances_in_flight,
-    pool_instances, pooled_engine,
+    Application, LINEAR_MEMORY_KEEP_RESIDENT, Request, TimeChecks, Usage, engine,
+    instances_in_flight, pool_instances, pooled_engine,
 };
 pub use error::Error;
 pub use wasgi_gateway::{Environ, Outcome, Sink};

@@ -417,6 +417,28 @@ mod tests {
     }
 
     #[test]
+    fn only_an_engine_with_time_checks_stops_guest_code_at_its_deadline() {
+        use crate::app::{TimeChecks, engine};
+        // (module (func (export "f")))
+        const MODULE: &[u8] = &[
+            0, b'a', b's', b'm', 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 7, 5, 1, 1, b'f', 0,
+            0, 10, 4, 1, 2, 0, 11,
+        ];
+        for (checks, stopped) in [(TimeChecks::On, true), (TimeChecks::Off, false)] {
+            let engine = engine(&GuestLimits::LOOSE, checks).expect("an engine");
+            let module = wasmtime::Module::new(&engine, MODULE).expect("the module");
+            let mut store = wasmtime::Store::new(&engine, ());
+            store.set_epoch_deadline(0);
+            store.epoch_deadline_trap();
+            let instance = wasmtime::Instance::new(&mut store, &module, &[]).expect("instance");
+            let f = instance
+                .get_typed_func::<(), ()>(&mut store, "f")
+                .expect("its export");
+            assert_eq!(f.call(&mut store, ()).is_err(), stopped, "{checks:?}");
+        }
+    }
+
+    #[test]
     fn memory_and_tables_past_the_cap_are_refused() {
         use wasmtime::ResourceLimiter;
         let mut capped = MemoryLimiter::new(Some(1 << 20));

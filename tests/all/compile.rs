@@ -301,6 +301,32 @@ fn a_cached_run_never_touches_cranelift() {
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
 
+#[test]
+fn a_run_with_a_timeout_and_one_without_each_compile_once_into_the_cache() {
+    // A run without a timeout compiles no time checks in (TimeChecks::Off), so the two
+    // are different compiled forms; each is cached, and neither is served for the other.
+    let dir = scratch("compile-time-checks");
+    let cache = dir.to_str().expect("utf-8 path");
+    let vars = [
+        ("WASGI_CACHE_DIR", cache),
+        ("RUST_LOG", "wasmtime_internal_cranelift=debug"),
+    ];
+    let without: &[&str] = &[];
+    for (args, compiles) in [
+        (without, true),
+        (&["--timeout", "5"][..], true),
+        (without, false),
+        (&["--timeout", "7"][..], false),
+    ] {
+        let ran = wasgi_run(HELLO, args, &vars);
+        assert_eq!(code(&ran), COMPLETED, "{args:?}: {}", stderr(&ran));
+        assert_eq!(body(&ran.stdout), b"Hello, World!\n", "{args:?}");
+        let compiled = stderr(&ran).contains(CRANELIFT_AT_WORK);
+        assert_eq!(compiled, compiles, "{args:?}: {}", stderr(&ran));
+    }
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
 const NOTICE: &str = "wasgi: compiling hello.wasm (first run; cached for next time)…";
 
 #[test]

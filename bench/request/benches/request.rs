@@ -27,7 +27,7 @@ use wasgi::cache::Cache;
 use wasgi::input::Input;
 use wasgi::limits::GuestLimits;
 use wasgi::response::Head;
-use wasgi::{Application, Environ, Outcome, Request, Sink};
+use wasgi::{Application, Environ, Outcome, Request, Sink, TimeChecks};
 
 /// The body both hello guests answer with.
 const HELLO: &[u8] = b"Hello, World!\n";
@@ -103,8 +103,9 @@ fn bench_hello(c: &mut Criterion, lang: &str) {
         return;
     }
     let limits = GuestLimits::LOOSE;
-    let pooled = wasgi::pooled_engine(64, &limits).expect("a pooled engine");
-    let on_demand = wasgi::engine(&limits).expect("an engine");
+    // No timeout, so no time checks: as `wasgi run` makes its engine.
+    let pooled = wasgi::pooled_engine(64, &limits, TimeChecks::Off).expect("a pooled engine");
+    let on_demand = wasgi::engine(&limits, TimeChecks::Off).expect("an engine");
     let variants = [
         ("pooled", hello(&pooled, lang)),
         ("on-demand", hello(&on_demand, lang)),

@@ -12,7 +12,7 @@ use wasgi::cache::Cache;
 use wasgi::grants::Grants;
 use wasgi::limits::GuestLimits;
 use wasgi::serve::{Address, Limits, Listener, Service};
-use wasgi::{Application, Error, Outcome, Request, cgi};
+use wasgi::{Application, Error, Outcome, Request, TimeChecks, cgi};
 
 use crate::cli::{
     CacheArgs, CheckArgs, CheckFormat, Command, CompileArgs, LogFormatArg, RunArgs,
@@ -65,7 +65,7 @@ fn check(args: CheckArgs) -> Result<(), Failure> {
         requests.extend(more);
     }
     let limits = args.guest.limits(SERVE_GUEST_LIMITS);
-    let engine = wasgi::engine(&limits)?;
+    let engine = wasgi::engine(&limits, TimeChecks::for_run(&args.app, &limits)?)?;
     let cache = args.cache.cache();
     let report = check::check(
         &engine,
@@ -133,10 +133,12 @@ fn compile(args: CompileArgs) -> Result<Outcome, Failure> {
     let output = args
         .output
         .unwrap_or_else(|| args.app.with_extension("cwasm"));
-    let engine = wasgi::engine(&GuestLimits {
+    // With time checks: the .cwasm may be served with a timeout.
+    let limits = GuestLimits {
         fuel: args.fuel.then_some(1),
         ..GuestLimits::LOOSE
-    })?;
+    };
+    let engine = wasgi::engine(&limits, TimeChecks::On)?;
     Application::compile_to(&engine, &args.app, &output, std::io::stderr().is_terminal())?;
     Ok(Outcome::Completed)
 }
@@ -221,14 +223,15 @@ fn respond(
     Ok(outcome)
 }
 
-/// Loads the application on an engine made for its limits, with its grants.
+/// Loads the application on an engine made for its limits and the time checks it
+/// needs, with its grants.
 fn load(
     app: &Path,
     guest: Guest,
     cache: Option<&Cache>,
-    engine: impl FnOnce(&GuestLimits) -> Result<wasmtime::Engine, Error>,
+    engine: impl FnOnce(&GuestLimits, TimeChecks) -> Result<wasmtime::Engine, Error>,
 ) -> Result<Application, Failure> {
-    let engine = engine(&guest.limits)?;
+    let engine = engine(&guest.limits, TimeChecks::for_run(app, &guest.limits)?)?;
     let application = Application::load(&engine, app, cache)?.with_limits(guest.limits)?;
     application
         .with_grants(guest.grants)
@@ -251,7 +254,10 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         wasgi::metrics::install();
     }
     let (guest_limits, grants) = (args.guest.limits(SERVE_GUEST_LIMITS), args.guest.grants());
-    let engine = wasgi::pooled_engine(limits.max_concurrency, &guest_limits)?;
+    // A reload keeps the engine: a component replaced by a .cwasm needs the time
+    // checks the first file's run had (TimeChecks::for_run).
+    let checks = TimeChecks::for_run(&args.app, &guest_limits)?;
+    let engine = wasgi::pooled_engine(limits.max_concurrency, &guest_limits, checks)?;
     let cache = args.cache.cache();
     // At most one spare per slot: no more can be busy at once.
     let reuse = args.reuse.then_some(limits.max_concurrency);
@@ -261,7 +267,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
             limits: guest_limits,
             grants: grants.clone(),
         };
-        let application = load(&path, guest, cache.as_ref(), |_| Ok(engine.clone()))?;
+        let application = load(&path, guest, cache.as_ref(), |_, _| Ok(engine.clone()))?;
         Ok::<_, Failure>(match reuse {
             Some(spares) => application.with_reuse(spares),
             None => application,
