@@ -53,31 +53,35 @@ pub fn engine(limits: &GuestLimits, checks: TimeChecks) -> Result<Engine, Error>
 
 /// Whether an engine compiles time checks into guest code: wasmtime's epoch checks,
 /// at every function's entry and every loop. They are the only way a timeout stops
-/// guest code, and they cost a CPU-bound guest about a tenth of its time (CPython's
-/// interpreter passes a loop's check for every bytecode: docs/PERFORMANCE.md).
+/// guest code, and they cost a CPU-bound Python guest about a tenth of its time
+/// (CPython's interpreter passes a loop's check for every bytecode:
+/// docs/PERFORMANCE.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeChecks {
-    /// Compiled in: a timeout can stop the guest, and `--reuse`'s turns can be
-    /// given up while it runs.
+    /// Compiled in: a timeout can stop the guest, and with a timeout a request
+    /// gives its `--max-running` turn up after each slice of CPU time.
     On,
-    /// Left out: nothing stops the guest but its end or the process's.
+    /// Left out: no timeout can stop guest code (a `--fuel` budget still does).
     Off,
 }
 
 impl TimeChecks {
+    /// What `wasgi compile` compiles into a `.cwasm`, and so what a `.cwasm` loads
+    /// with (an engine with other settings refuses it): on, so that one file serves
+    /// runs with a timeout and without.
+    pub const CWASM: Self = Self::On;
+
     /// The checks a run of the app at `path` held to `limits` needs: on with a
     /// timeout; off without one (nothing would stop the guest in time anyway), but
-    /// for a `.cwasm`, which `wasgi compile` compiles with them so that one file
-    /// serves runs with a timeout and without, and which loads only on an engine
-    /// with the settings it was compiled with.
+    /// [`Self::CWASM`] for a `.cwasm`.
     pub fn for_run(path: &Path, limits: &GuestLimits) -> Result<Self, Error> {
-        Ok(
-            if limits.timeout.is_some() || artifact::kind(path)? == Kind::Precompiled {
-                Self::On
-            } else {
-                Self::Off
-            },
-        )
+        Ok(if artifact::kind(path)? == Kind::Precompiled {
+            Self::CWASM
+        } else if limits.timeout.is_some() {
+            Self::On
+        } else {
+            Self::Off
+        })
     }
 }
 

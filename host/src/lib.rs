@@ -35,9 +35,10 @@
 //! use wasgi::{Application, Request, cgi};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let engine = wasgi::engine(&wasgi::limits::GuestLimits::LOOSE, wasgi::TimeChecks::Off)?;
+//! let (path, limits) = ("hello.wasm".as_ref(), wasgi::limits::GuestLimits::LOOSE);
+//! let engine = wasgi::engine(&limits, wasgi::TimeChecks::for_run(path, &limits)?)?;
 //! let cache = wasgi::cache::Cache::new("/tmp/wasgi-cache");
-//! let app = Application::load(&engine, "hello.wasm".as_ref(), Some(&cache))?;
+//! let app = Application::load(&engine, path, Some(&cache))?;
 //! let (environ, input) = cgi::request(std::env::vars_os(), &cgi::Overrides::default(), cgi::Body::Stdin)?;
 //! let outcome = app.handle(Request { environ, input, turn: None }, Box::new(cgi::CgiSink::new(cgi::stdout()?)));
 //! assert_eq!(outcome, wasgi::Outcome::Completed);

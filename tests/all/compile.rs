@@ -327,6 +327,22 @@ fn a_run_with_a_timeout_and_one_without_each_compile_once_into_the_cache() {
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
 
+#[test]
+fn an_engine_without_time_checks_refuses_a_timeout() {
+    use wasgi::limits::GuestLimits;
+    let limits = GuestLimits {
+        timeout: Some(std::time::Duration::from_secs(1)),
+        ..GuestLimits::LOOSE
+    };
+    let engine = wasgi::engine(&limits, wasgi::TimeChecks::Off).expect("an engine");
+    let app = wasgi::Application::load(&engine, HELLO.as_ref(), None).expect("it loads");
+    let refused = app.with_limits(limits).err().expect("refused");
+    assert_eq!(
+        refused.to_string(),
+        "failed to set up the wasm engine: a timeout needs an engine made with time checks (TimeChecks::On)"
+    );
+}
+
 const NOTICE: &str = "wasgi: compiling hello.wasm (first run; cached for next time)…";
 
 #[test]

@@ -166,6 +166,34 @@ fn a_component_that_fails_to_load_leaves_the_old_one_serving() {
 }
 
 #[test]
+fn a_server_without_time_checks_refuses_to_reload_a_cwasm_and_says_to_restart() {
+    // `--timeout 0` on a component: an engine without time checks, which a .cwasm
+    // (always compiled with them) cannot load.
+    let dir = scratch("reload-cwasm-checks");
+    let app = dir.join("app.wasm");
+    deploy(&std::fs::read(HELLO).expect("hello"), &app);
+    let cwasm = dir.join("hello.cwasm");
+    let compiled = output(wasgi().arg("compile").arg(HELLO).arg("-o").arg(&cwasm));
+    assert_eq!(code(&compiled), COMPLETED, "{}", stderr(&compiled));
+    let server = Server::start(app.to_str().expect("utf-8"), &["--timeout", "0"]);
+    deploy(&std::fs::read(&cwasm).expect("the .cwasm"), &app);
+    server.signal("HUP");
+    let log = server.wait_for_log("reload failed");
+    let line = log
+        .lines()
+        .find(|l| l.contains("reload failed"))
+        .expect("the line");
+    assert!(
+        line.ends_with(&format!(
+            "reload failed, the previous component keeps serving: {} is now a .cwasm, which has time checks compiled in, and this server was started on a component with --timeout 0, without them: restart the server to serve it",
+            app.display()
+        )),
+        "{line}"
+    );
+    assert_eq!(server.get("/").body.as_deref(), Ok(HELLO_BODY));
+}
+
+#[test]
 fn watch_reloads_when_the_file_changes() {
     let dir = scratch("reload-watch");
     let app = dir.join("app.wasm");

@@ -103,8 +103,9 @@ fn bench_hello(c: &mut Criterion, lang: &str) {
         return;
     }
     let limits = GuestLimits::LOOSE;
-    // No timeout, so no time checks: as `wasgi run` makes its engine.
-    let pooled = wasgi::pooled_engine(64, &limits, TimeChecks::Off).expect("a pooled engine");
+    // As the front ends make them: `wasgi serve`'s with time checks (its default
+    // timeout), `wasgi run`'s without (no timeout by default).
+    let pooled = wasgi::pooled_engine(64, &limits, TimeChecks::On).expect("a pooled engine");
     let on_demand = wasgi::engine(&limits, TimeChecks::Off).expect("an engine");
     let variants = [
         ("pooled", hello(&pooled, lang)),

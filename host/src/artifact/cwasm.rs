@@ -149,7 +149,7 @@ fn check<'a>(engine: &Engine, bytes: &'a [u8]) -> Result<&'a [u8], String> {
     }
     if their_fingerprint != super::fingerprint(engine).as_bytes() {
         return Err(
-            "it was compiled for other engine settings (a run with --fuel needs a .cwasm from `wasgi compile --fuel`, a run without it one compiled without; a server started on a component with --timeout 0 loads no .cwasm: restart it on the .cwasm)"
+            "it was compiled for other engine settings (a run with --fuel needs a .cwasm from `wasgi compile --fuel`, a run without it one compiled without)"
                 .to_owned(),
         );
     }

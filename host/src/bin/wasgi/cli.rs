@@ -328,8 +328,8 @@ fn from_env(arg: clap::Arg) -> clap::Arg {
 pub struct GuestArgs {
     /// Seconds one request may run, guest code included, before it is stopped (a 500,
     /// or an aborted response); 0 for no limit (a component is then compiled without
-    /// time checks, which cost CPU-bound guests about a tenth of their speed). Default:
-    /// none for run, 30 for serve.
+    /// time checks, which cost a CPU-bound Python guest about a tenth of its speed).
+    /// Default: none for run, 30 for serve.
     #[arg(long, value_name = "SECS", value_parser = seconds_or_zero)]
     timeout: Option<f64>,
     /// Bytes each of the guest's memories (and tables) may grow to (suffixes KiB, MiB, GiB); 0 for

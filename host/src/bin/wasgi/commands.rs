@@ -133,12 +133,11 @@ fn compile(args: CompileArgs) -> Result<Outcome, Failure> {
     let output = args
         .output
         .unwrap_or_else(|| args.app.with_extension("cwasm"));
-    // With time checks: the .cwasm may be served with a timeout.
     let limits = GuestLimits {
         fuel: args.fuel.then_some(1),
         ..GuestLimits::LOOSE
     };
-    let engine = wasgi::engine(&limits, TimeChecks::On)?;
+    let engine = wasgi::engine(&limits, TimeChecks::CWASM)?;
     Application::compile_to(&engine, &args.app, &output, std::io::stderr().is_terminal())?;
     Ok(Outcome::Completed)
 }
@@ -191,7 +190,9 @@ fn respond(
             Err(cause) => return Err(Failure::Body { path, cause }),
         },
     };
-    let application = load(app, guest, cache, wasgi::engine)?;
+    let application = load(app, guest, cache, |limits, checks| {
+        Ok(wasgi::engine(limits, checks)?)
+    })?;
     let vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let (environ, input) = cgi::request(vars, overrides, body)?;
     let framing = match output.framing {
@@ -229,7 +230,7 @@ fn load(
     app: &Path,
     guest: Guest,
     cache: Option<&Cache>,
-    engine: impl FnOnce(&GuestLimits, TimeChecks) -> Result<wasmtime::Engine, Error>,
+    engine: impl FnOnce(&GuestLimits, TimeChecks) -> Result<wasmtime::Engine, Failure>,
 ) -> Result<Application, Failure> {
     let engine = engine(&guest.limits, TimeChecks::for_run(app, &guest.limits)?)?;
     let application = Application::load(&engine, app, cache)?.with_limits(guest.limits)?;
@@ -254,8 +255,7 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         wasgi::metrics::install();
     }
     let (guest_limits, grants) = (args.guest.limits(SERVE_GUEST_LIMITS), args.guest.grants());
-    // A reload keeps the engine: a component replaced by a .cwasm needs the time
-    // checks the first file's run had (TimeChecks::for_run).
+    // A reload keeps the engine, so the file it loads must need the same time checks.
     let checks = TimeChecks::for_run(&args.app, &guest_limits)?;
     let engine = wasgi::pooled_engine(limits.max_concurrency, &guest_limits, checks)?;
     let cache = args.cache.cache();
@@ -267,7 +267,16 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
             limits: guest_limits,
             grants: grants.clone(),
         };
-        let application = load(&path, guest, cache.as_ref(), |_, _| Ok(engine.clone()))?;
+        let application = load(&path, guest, cache.as_ref(), |_, needed| {
+            if needed == checks {
+                Ok(engine.clone())
+            } else {
+                Err(Failure::Usage(format!(
+                    "{} is now a .cwasm, which has time checks compiled in, and this server was started on a component with --timeout 0, without them: restart the server to serve it",
+                    path.display()
+                )))
+            }
+        })?;
         Ok::<_, Failure>(match reuse {
             Some(spares) => application.with_reuse(spares),
             None => application,
