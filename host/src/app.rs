@@ -27,7 +27,7 @@ use crate::bundle::Carried;
 use crate::cache::Cache;
 use crate::error::{Error, one_line};
 use crate::grants::Grants;
-use crate::limits::{self, GuestLimits, LogStream, MemoryLimiter};
+use crate::limits::{self, GuestLimits, LogStream, MemoryLimiter, TimeChecks};
 use crate::metrics::Limit;
 use crate::turn::Turn;
 
@@ -49,40 +49,6 @@ pub const APPLICATION_EXPORT: &str = "wasgi:gateway/application@0.1.0";
 /// cached per setting.
 pub fn engine(limits: &GuestLimits, checks: TimeChecks) -> Result<Engine, Error> {
     build_engine(wasmtime::Config::new(), limits, checks)
-}
-
-/// Whether an engine compiles time checks into guest code: wasmtime's epoch checks,
-/// at every function's entry and every loop. They are the only way a timeout stops
-/// guest code, and they cost a CPU-bound Python guest about a tenth of its time
-/// (CPython's interpreter passes a loop's check for every bytecode:
-/// docs/PERFORMANCE.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimeChecks {
-    /// Compiled in: a timeout can stop the guest, and with a timeout a request
-    /// gives its `--max-running` turn up after each slice of CPU time.
-    On,
-    /// Left out: no timeout can stop guest code (a `--fuel` budget still does).
-    Off,
-}
-
-impl TimeChecks {
-    /// What `wasgi compile` compiles into a `.cwasm`, and so what a `.cwasm` loads
-    /// with (an engine with other settings refuses it): on, so that one file serves
-    /// runs with a timeout and without.
-    pub const CWASM: Self = Self::On;
-
-    /// The checks a run of the app at `path` held to `limits` needs: on with a
-    /// timeout; off without one (nothing would stop the guest in time anyway), but
-    /// [`Self::CWASM`] for a `.cwasm`.
-    pub fn for_run(path: &Path, limits: &GuestLimits) -> Result<Self, Error> {
-        Ok(if artifact::kind(path)? == Kind::Precompiled {
-            Self::CWASM
-        } else if limits.timeout.is_some() {
-            Self::On
-        } else {
-            Self::Off
-        })
-    }
 }
 
 /// The largest span of a linear memory's initial data that is always made one image

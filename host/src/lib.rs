@@ -64,8 +64,9 @@ pub mod wrap;
 pub use wasgi_gateway::{environ, gateway, input, lint, log, observe, response, rules, validate};
 
 pub use app::{
-    Application, LINEAR_MEMORY_KEEP_RESIDENT, Request, TimeChecks, Usage, engine,
-    instances_in_flight, pool_instances, pooled_engine,
+    Application, LINEAR_MEMORY_KEEP_RESIDENT, Request, Usage, engine, instances_in_flight,
+    pool_instances, pooled_engine,
 };
 pub use error::Error;
+pub use limits::TimeChecks;
 pub use wasgi_gateway::{Environ, Outcome, Sink};

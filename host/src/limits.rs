@@ -1,7 +1,8 @@
 //! Limits on what one request's guest may take: wall-clock time, CPU, memory, host
 //! resources, log output, and (through [`ResponseLimits`]) the response itself.
 //!
-//! Time is enforced with wasmtime's epoch interruption: one ticker thread per engine
+//! Time is enforced with wasmtime's epoch interruption, compiled into guest code as
+//! [`TimeChecks`] says: one ticker thread per engine
 //! (started for the first application given a timeout) advances the epoch every
 //! [`TICK`]; at each store's epoch deadline [`at_epoch_deadline`] traps once the
 //! request's time has passed, wherever the guest is looping (and counts the slice of a
@@ -13,6 +14,7 @@
 //! the guest's stdout and stderr and the text it hands the gateway.
 
 use std::io::Write as _;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -28,6 +30,8 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 use wasmtime_wasi::runtime::in_tokio;
 use wasmtime_wasi_io::bindings::wasi::io::poll as async_poll;
 
+use crate::artifact::{self, Kind};
+use crate::error::Error;
 use crate::turn::Turn;
 
 pub use wasgi_gateway::log::LogBudget;
@@ -35,6 +39,40 @@ pub use wasgi_gateway::response::ResponseLimits;
 
 /// How often the epoch advances: the granularity of `--timeout`.
 pub const TICK: Duration = Duration::from_millis(10);
+
+/// Whether an engine compiles time checks into guest code: wasmtime's epoch checks,
+/// at every function's entry and every loop. They are the only way a timeout stops
+/// guest code, and they cost a CPU-bound Python guest about a tenth of its time
+/// (CPython's interpreter passes a loop's check for every bytecode:
+/// docs/PERFORMANCE.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeChecks {
+    /// Compiled in: a timeout can stop the guest, and with a timeout a request
+    /// gives its `--max-running` turn up after each slice of CPU time.
+    On,
+    /// Left out: no timeout can stop guest code (a `--fuel` budget still does).
+    Off,
+}
+
+impl TimeChecks {
+    /// What `wasgi compile` compiles into a `.cwasm`, and so what a `.cwasm` loads
+    /// with (an engine with other settings refuses it): on, so that one file serves
+    /// runs with a timeout and without.
+    pub const CWASM: Self = Self::On;
+
+    /// The checks a run of the app at `path` held to `limits` needs: on with a
+    /// timeout; off without one (nothing would stop the guest in time anyway), but
+    /// [`Self::CWASM`] for a `.cwasm`.
+    pub fn for_run(path: &Path, limits: &GuestLimits) -> Result<Self, Error> {
+        Ok(if artifact::kind(path)? == Kind::Precompiled {
+            Self::CWASM
+        } else if limits.timeout.is_some() {
+            Self::On
+        } else {
+            Self::Off
+        })
+    }
+}
 
 /// What one request's guest may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -418,7 +456,7 @@ mod tests {
 
     #[test]
     fn only_an_engine_with_time_checks_stops_guest_code_at_its_deadline() {
-        use crate::app::{TimeChecks, engine};
+        use crate::app::engine;
         // (module (func (export "f")))
         const MODULE: &[u8] = &[
             0, b'a', b's', b'm', 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 7, 5, 1, 1, b'f', 0,
