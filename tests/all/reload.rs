@@ -129,6 +129,15 @@ fn seen_or_error(
     Ok((response.status().as_u16(), body))
 }
 
+/// The log line of the server's failed reload, once it is logged.
+fn reload_failure(server: &Server) -> String {
+    let log = server.wait_for_log("reload failed");
+    log.lines()
+        .find(|l| l.contains("reload failed"))
+        .expect("the line")
+        .to_owned()
+}
+
 #[test]
 fn a_component_that_fails_to_load_leaves_the_old_one_serving() {
     let dir = scratch("reload-fails");
@@ -140,11 +149,7 @@ fn a_component_that_fails_to_load_leaves_the_old_one_serving() {
     );
     deploy(b"not a component", &app);
     server.signal("HUP");
-    let log = server.wait_for_log("reload failed");
-    let line = log
-        .lines()
-        .find(|l| l.contains("reload failed"))
-        .expect("the line");
+    let line = reload_failure(&server);
     assert!(
         line.ends_with(&format!(
             "reload failed, the previous component keeps serving: {:?} is not a WebAssembly component (it does not start with the \\0asm magic): build your app for wasm32-wasip2",
@@ -178,11 +183,7 @@ fn a_server_without_time_checks_refuses_to_reload_a_cwasm_and_says_to_restart() 
     let server = Server::start(app.to_str().expect("utf-8"), &["--timeout", "0"]);
     deploy(&std::fs::read(&cwasm).expect("the .cwasm"), &app);
     server.signal("HUP");
-    let log = server.wait_for_log("reload failed");
-    let line = log
-        .lines()
-        .find(|l| l.contains("reload failed"))
-        .expect("the line");
+    let line = reload_failure(&server);
     assert!(
         line.ends_with(&format!(
             "reload failed, the previous component keeps serving: {} is now a .cwasm, which has time checks compiled in, and this server was started on a component with --timeout 0, without them: restart the server to serve it",
